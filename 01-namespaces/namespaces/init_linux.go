@@ -1,0 +1,220 @@
+package namespaces
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// How Start and Init find each other: the init is this binary run as
+// `minibox-init init` with _MINIBOX_INIT=1 in its environment, and these
+// descriptors open.
+const (
+	initArg   = "init"
+	initEnv   = "_MINIBOX_INIT"
+	specFd    = 3 // read end of the spec pipe: the init blocks here until Release
+	errFd     = 4 // write end of the error pipe, close-on-exec
+	initExeFd = 5 // our own binary, which the init was executed from
+)
+
+// Step is extra setup that a later lesson runs inside the container after
+// the namespaces are ready and before the command starts (lesson 03 adds the
+// root filesystem this way). An error stops the container with status 125.
+type Step func(spec *specs.Spec) error
+
+// IsInit reports whether this process is a container's init started by
+// Start. A program calls it first thing in main and then calls Init.
+func IsInit() bool {
+	return len(os.Args) > 1 && os.Args[1] == initArg && os.Getenv(initEnv) == "1"
+}
+
+// Init is the container's side of Start. It runs as PID 1 of the new PID
+// namespace, waits for the spec, sets the namespaces up from the inside and
+// then replaces itself with the command (or, with --init, runs it as a child
+// and reaps). It never returns.
+func Init(steps ...Step) {
+	unix.CloseOnExec(errFd)
+	_ = unix.Close(initExeFd) // the kernel already executes us; the fd is not needed
+	errPipe := os.NewFile(errFd, "error-pipe")
+	fail := func(code int, err error) {
+		msg, _ := json.Marshal(StartError{Code: code, Message: err.Error()})
+		_, _ = errPipe.Write(msg)
+		os.Exit(code)
+	}
+
+	spec, err := readSpec()
+	if err != nil {
+		fail(125, err)
+	}
+	if err := setup(spec); err != nil {
+		fail(125, err)
+	}
+	for _, step := range steps {
+		if err := step(spec); err != nil {
+			fail(125, err)
+		}
+	}
+	path, code, err := lookPath(spec.Process.Args[0], spec.Process.Env)
+	if err != nil {
+		fail(code, err)
+	}
+	if spec.Annotations[InitAnnotation] == "true" {
+		code, err := runAsInit(path, spec, errPipe)
+		if err != nil {
+			fail(code, err)
+		}
+		os.Exit(code)
+	}
+	// execve(2) replaces this Go program with the command, keeping the PID:
+	// the command becomes PID 1. On success errPipe closes (close-on-exec)
+	// and the parent reads EOF; on failure we are still here to report it.
+	err = unix.Exec(path, spec.Process.Args, spec.Process.Env)
+	fail(execFailureCode(err), fmt.Errorf("exec %q: %w", spec.Process.Args[0], err))
+}
+
+// readSpec reads the spec that Release writes into the pipe.
+func readSpec() (*specs.Spec, error) {
+	f := os.NewFile(specFd, "spec-pipe")
+	defer f.Close()
+	var spec specs.Spec
+	if err := json.NewDecoder(f).Decode(&spec); err != nil {
+		return nil, fmt.Errorf("init: read the spec from the runtime: %w", err)
+	}
+	if spec.Process == nil || len(spec.Process.Args) == 0 {
+		return nil, errors.New("init: the spec has no process")
+	}
+	return &spec, nil
+}
+
+// setup does, from inside the new namespaces, what cannot be done from
+// outside: name the host, get a /proc that matches the PID namespace, and
+// bring up the loopback link of the new network namespace.
+func setup(spec *specs.Spec) error {
+	if spec.Hostname != "" {
+		if !hasNamespace(spec, specs.UTSNamespace) {
+			return errors.New("init: a hostname needs its own UTS namespace")
+		}
+		// The UTS namespace is ours alone: the host keeps its name.
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return fmt.Errorf("init: sethostname %q: %w", spec.Hostname, err)
+		}
+	}
+	if err := mountProc(spec); err != nil {
+		return fmt.Errorf("init: %w", err)
+	}
+	if hasNamespace(spec, specs.NetworkNamespace) {
+		// A new network namespace has only `lo`, and it starts down.
+		if err := loopbackUp(); err != nil {
+			return fmt.Errorf("init: %w", err)
+		}
+	}
+	if cwd := spec.Process.Cwd; cwd != "" {
+		if err := os.Chdir(cwd); err != nil {
+			if hasNamespace(spec, specs.UserNamespace) && errors.Is(err, unix.EACCES) {
+				return fmt.Errorf("init: change to the working directory: %w (root in a user namespace is an unprivileged user on the host and may not enter it: cd to a directory everyone may read, such as /tmp)", err)
+			}
+			return fmt.Errorf("init: change to the working directory: %w", err)
+		}
+	}
+	return nil
+}
+
+// mountProc gives the container a /proc of its own PID namespace. Without
+// it, /proc is still the host's: `ps` would list every host process even
+// though the container cannot signal them.
+func mountProc(spec *specs.Spec) error {
+	// LAB 01.2 BEGIN: make mounts private, then mount a fresh /proc
+	if !hasNamespace(spec, specs.MountNamespace) {
+		return nil
+	}
+	// The new mount namespace starts as a copy of the host's, and on hosts
+	// run by systemd `/` is a *shared* mount: a mount we make here would
+	// propagate back to the host. MS_REC|MS_PRIVATE cuts that link for every
+	// mount at once, before we mount anything.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make / private (mount MS_REC|MS_PRIVATE): %w", err)
+	}
+	if !hasNamespace(spec, specs.PIDNamespace) {
+		return nil
+	}
+	// A proc filesystem shows the PID namespace of whoever mounts it.
+	const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	if err := unix.Mount("proc", "/proc", "proc", flags, ""); err != nil {
+		return fmt.Errorf("mount proc on /proc (MS_NOSUID|MS_NODEV|MS_NOEXEC): %w", err)
+	}
+	return nil
+	// LAB 01.2 END
+	// LAB 01.2 STUB: lab.Warn("01.2")
+	// LAB 01.2 STUB: return nil
+}
+
+// loopbackUp sets the `lo` link of our network namespace up (ip link set lo up).
+func loopbackUp() error {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("find the loopback link: %w", err)
+	}
+	if err := netlink.LinkSetUp(lo); err != nil {
+		return fmt.Errorf("set lo up: %w", err)
+	}
+	return nil
+}
+
+// DefaultPath is the PATH a command is looked up in when the spec sets none.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// lookPath finds name like a shell does: as given when it holds a slash,
+// else in the PATH of env. It returns the exit status a shell uses when it
+// cannot run a command: 127 for not found, 126 for not executable.
+func lookPath(name string, env []string) (string, int, error) {
+	if strings.Contains(name, "/") {
+		if err := checkExecutable(name); err != nil {
+			return "", err.Code, err
+		}
+		return name, 0, nil
+	}
+	path := DefaultPath
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if checkExecutable(p) == nil {
+			return p, 0, nil
+		}
+	}
+	return "", 127, fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}
+
+func checkExecutable(p string) *StartError {
+	fi, err := os.Stat(p)
+	switch {
+	case err != nil:
+		return &StartError{Code: 127, Message: fmt.Sprintf("exec: %q: %v", p, errors.Unwrap(err))}
+	case fi.IsDir():
+		return &StartError{Code: 126, Message: fmt.Sprintf("exec: %q: is a directory", p)}
+	case fi.Mode()&0o111 == 0:
+		return &StartError{Code: 126, Message: fmt.Sprintf("exec: %q: permission denied", p)}
+	}
+	return nil
+}
+
+// execFailureCode maps an execve(2) error to the shell's exit status.
+func execFailureCode(err error) int {
+	if errors.Is(err, unix.ENOENT) {
+		return 127
+	}
+	return 126
+}

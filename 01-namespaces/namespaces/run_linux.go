@@ -1,0 +1,260 @@
+package namespaces
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Stdio is where the container's standard streams go. Passing *os.File
+// values hands the very file descriptors to the container: no copying.
+type Stdio struct {
+	Stdin  *os.File
+	Stdout *os.File
+	Stderr *os.File
+}
+
+// HostStdio is the caller's own stdin, stdout and stderr.
+func HostStdio() Stdio { return Stdio{os.Stdin, os.Stdout, os.Stderr} }
+
+// Run starts the container that spec describes, forwards the signals this
+// process receives to it, and waits for it. It returns the container's exit
+// status, computed like a shell does: the code it exited with, or 128+N when
+// signal N killed it. When the command could not even be started (not found,
+// not executable) the error is a *StartError holding 127 or 126.
+func Run(spec *specs.Spec, stdio Stdio) (int, error) {
+	c, err := Start(spec, stdio)
+	if err != nil {
+		return 0, err
+	}
+	stop := c.ForwardSignals()
+	defer stop()
+	if err := c.Release(); err != nil {
+		var se *StartError
+		if errors.As(err, &se) {
+			_, _ = c.Wait() // the init exits right after reporting; reap it
+		} else {
+			c.Kill()
+		}
+		return 0, err
+	}
+	return c.Wait()
+}
+
+// Container is a started container whose init may still be waiting for Release.
+type Container struct {
+	Spec *specs.Spec
+	Pid  int // the init's PID as the host sees it
+
+	cmd      *exec.Cmd
+	specPipe *os.File // we write the spec here; the init waits on its other end
+	errPipe  *os.File // the init reports a failed start here; EOF means the exec worked
+}
+
+// StartError says the container's command could not be started.
+type StartError struct {
+	Code    int    // 127: not found, 126: found but cannot be executed, 125: setup failed
+	Message string // what the init reported
+}
+
+func (e *StartError) Error() string { return e.Message }
+
+// Start creates the namespaces and the container's init process, and leaves
+// the init blocked before it does anything: the caller may now act on it from
+// outside (later lessons put it into a cgroup here) and then call Release.
+func Start(spec *specs.Spec, stdio Stdio) (*Container, error) {
+	if spec.Process == nil || len(spec.Process.Args) == 0 {
+		return nil, errors.New("spec has no process to run")
+	}
+	flags, err := cloneFlags(spec)
+	if err != nil {
+		return nil, fmt.Errorf("namespaces: %w", err)
+	}
+	// The init is this same program. We hand it over as an open file rather
+	// than a path: with a user namespace the init runs as an unprivileged
+	// host UID that may not be allowed to walk to our binary (go run and go
+	// test build into 0700 directories), but an open descriptor needs no walk.
+	self, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return nil, fmt.Errorf("open our own binary to re-execute it: %w", err)
+	}
+	defer self.Close()
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("make the spec pipe: %w", err)
+	}
+	defer specR.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		specW.Close()
+		return nil, fmt.Errorf("make the error pipe: %w", err)
+	}
+	defer errW.Close()
+
+	cmd := &exec.Cmd{
+		Path:   fmt.Sprintf("/proc/self/fd/%d", initExeFd),
+		Args:   []string{"minibox-init", initArg},
+		Env:    []string{initEnv + "=1"},
+		Stdin:  stdio.Stdin,
+		Stdout: stdio.Stdout,
+		Stderr: stdio.Stderr,
+		// The order fixes the descriptor numbers in the child: 3, 4, 5.
+		ExtraFiles: []*os.File{specR, errW, self},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: flags,
+			// If this process dies, the kernel kills the container's init,
+			// and with it its whole PID namespace: nothing is left behind.
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	if flags&unix.CLONE_NEWUSER != 0 {
+		// Go writes /proc/PID/uid_map and gid_map for us between clone and
+		// exec. As real root we may allow setgroups(2) inside.
+		cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
+		cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// Right after clone the child is still host root, a UID the new
+		// namespace does not map, so it holds no capabilities after exec.
+		// Becoming UID 0 *inside* (host UID 100000 by default) makes it
+		// the namespace's root, with full capabilities in it.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
+	if err := cmd.Start(); err != nil {
+		specW.Close()
+		errR.Close()
+		return nil, fmt.Errorf("clone the container's init (flags %s): %w", FlagNames(flags), err)
+	}
+	return &Container{Spec: spec, Pid: cmd.Process.Pid, cmd: cmd, specPipe: specW, errPipe: errR}, nil
+}
+
+// Release sends the spec to the waiting init, which sets up the namespaces
+// and executes the command. It returns once the command runs, or with a
+// *StartError when it could not be started.
+func (c *Container) Release() error {
+	defer c.errPipe.Close()
+	err := json.NewEncoder(c.specPipe).Encode(c.Spec)
+	c.specPipe.Close()
+	if err != nil {
+		return fmt.Errorf("send the spec to the container's init: %w", err)
+	}
+	// The init's end of errPipe is close-on-exec: a successful execve
+	// closes it and we read EOF. A failure arrives as one JSON message.
+	msg, err := io.ReadAll(c.errPipe)
+	if err != nil {
+		return fmt.Errorf("read the container's start report: %w", err)
+	}
+	if len(msg) == 0 {
+		return nil
+	}
+	var se StartError
+	if err := json.Unmarshal(msg, &se); err != nil {
+		return fmt.Errorf("the container's init failed and said %q", msg)
+	}
+	return &se
+}
+
+// Wait waits for the init to exit and returns the container's exit status.
+func (c *Container) Wait() (int, error) {
+	err := c.cmd.Wait()
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		return 0, fmt.Errorf("wait for the container: %w", err)
+	}
+	return ExitCode(unix.WaitStatus(c.cmd.ProcessState.Sys().(syscall.WaitStatus))), nil
+}
+
+// Kill ends the container at once. Killing PID 1 of a PID namespace makes
+// the kernel kill every other process in it too.
+func (c *Container) Kill() {
+	_ = c.cmd.Process.Kill()
+	_, _ = c.cmd.Process.Wait()
+}
+
+// ForwardSignals relays every signal this process receives to the
+// container's init until the returned function is called. This is what makes
+// Ctrl-C or `kill` aimed at the runtime reach the command inside.
+func (c *Container) ForwardSignals() (stop func()) {
+	ch := make(chan os.Signal, 32)
+	signal.Notify(ch)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for sig := range ch {
+			s := sig.(syscall.Signal)
+			if !forwarded(s) {
+				continue
+			}
+			_ = unix.Kill(c.Pid, s)
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(ch)
+		<-done
+	}
+}
+
+// forwarded says whether a signal is meant for the container: SIGCHLD is
+// about our own child, SIGURG is the Go runtime's preemption signal, SIGPIPE
+// concerns our own writes. Docker's sig-proxy skips the same ones.
+func forwarded(s syscall.Signal) bool {
+	switch s {
+	case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+		return false
+	}
+	return true
+}
+
+// ExitCode turns a wait status into the number a shell would show in $?.
+func ExitCode(ws unix.WaitStatus) int {
+	// LAB 01.3 BEGIN: exited -> its code; killed by signal N -> 128+N
+	switch {
+	case ws.Exited():
+		return ws.ExitStatus()
+	case ws.Signaled():
+		return 128 + int(ws.Signal())
+	}
+	return 255
+	// LAB 01.3 END
+	// LAB 01.3 STUB: return -1
+}
+
+// FlagNames spells clone flags as their names, for error messages.
+func FlagNames(flags uintptr) string {
+	s := ""
+	for _, t := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.UTSNamespace, specs.IPCNamespace,
+		specs.MountNamespace, specs.NetworkNamespace, specs.CgroupNamespace, specs.UserNamespace} {
+		if flags&nsFlags[t] != 0 {
+			if s != "" {
+				s += "|"
+			}
+			s += flagName[t]
+		}
+	}
+	if s == "" {
+		return "0"
+	}
+	return s
+}
+
+var flagName = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace: "CLONE_NEWPID", specs.UTSNamespace: "CLONE_NEWUTS", specs.IPCNamespace: "CLONE_NEWIPC",
+	specs.MountNamespace: "CLONE_NEWNS", specs.NetworkNamespace: "CLONE_NEWNET",
+	specs.CgroupNamespace: "CLONE_NEWCGROUP", specs.UserNamespace: "CLONE_NEWUSER",
+}
+
+func idMaps(in []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(in))
+	for i, m := range in {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)}
+	}
+	return out
+}
