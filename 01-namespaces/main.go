@@ -167,7 +167,10 @@ func newNSCmd() *cobra.Command {
 			}
 			list, err := namespaces.Inspect(pid)
 			if err != nil {
-				return &exitStatus{125, fmt.Errorf("%w (reading another user's namespaces needs sudo)", err)}
+				if errors.Is(err, os.ErrPermission) && os.Geteuid() != 0 {
+					err = fmt.Errorf("%w (reading another user's namespaces needs sudo)", err)
+				}
+				return &exitStatus{125, err}
 			}
 			fmt.Fprintf(w, "TYPE\tNS\tSHARED WITH YOU (PID %d)\n", os.Getpid())
 			for _, ns := range list {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"syscall"
 
@@ -54,7 +53,6 @@ type Container struct {
 	Spec *specs.Spec
 	Pid  int // the init's PID as the host sees it
 
-	cmd      *exec.Cmd
 	specPipe *os.File // we write the spec here; the init waits on its other end
 	errPipe  *os.File // the init reports a failed start here; EOF means the exec worked
 }
@@ -99,16 +97,12 @@ func Start(spec *specs.Spec, stdio Stdio) (*Container, error) {
 	}
 	defer errW.Close()
 
-	cmd := &exec.Cmd{
-		Path:   fmt.Sprintf("/proc/self/fd/%d", initExeFd),
-		Args:   []string{"minibox-init", initArg},
-		Env:    []string{initEnv + "=1"},
-		Stdin:  stdio.Stdin,
-		Stdout: stdio.Stdout,
-		Stderr: stdio.Stderr,
-		// The order fixes the descriptor numbers in the child: 3, 4, 5.
-		ExtraFiles: []*os.File{specR, errW, self},
-		SysProcAttr: &syscall.SysProcAttr{
+	attr := &syscall.ProcAttr{
+		Env: []string{initEnv + "=1"},
+		// The position fixes each descriptor's number in the child:
+		// 0-2 the container's stdio, then 3, 4 and 5 for the init.
+		Files: []uintptr{fdOf(stdio.Stdin), fdOf(stdio.Stdout), fdOf(stdio.Stderr), specR.Fd(), errW.Fd(), self.Fd()},
+		Sys: &syscall.SysProcAttr{
 			Cloneflags: flags,
 			// If this process dies, the kernel kills the container's init,
 			// and with it its whole PID namespace: nothing is left behind.
@@ -118,22 +112,34 @@ func Start(spec *specs.Spec, stdio Stdio) (*Container, error) {
 	if flags&unix.CLONE_NEWUSER != 0 {
 		// Go writes /proc/PID/uid_map and gid_map for us between clone and
 		// exec. As real root we may allow setgroups(2) inside.
-		cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
-		cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		attr.Sys.UidMappings = idMaps(spec.Linux.UIDMappings)
+		attr.Sys.GidMappings = idMaps(spec.Linux.GIDMappings)
+		attr.Sys.GidMappingsEnableSetgroups = true
 		// Right after clone the child is still host root, a UID the new
-		// namespace does not map, so it holds no capabilities after exec.
-		// Becoming UID 0 *inside* (host UID 100000 by default) makes it
-		// the namespace's root, with full capabilities in it.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		// namespace does not map, so it would hold no capabilities after
+		// exec. Becoming UID 0 *inside* (host UID 100000 by default) makes
+		// it the namespace's root, with every capability in it.
+		attr.Sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	if err := cmd.Start(); err != nil {
+	// syscall.ForkExec is clone(2) followed by execve(2) in the child.
+	pid, err := syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", initExeFd), []string{"minibox-init", initArg}, attr)
+	if err != nil {
 		specW.Close()
 		errR.Close()
 		return nil, fmt.Errorf("clone the container's init (flags %s): %w", FlagNames(flags), err)
 	}
-	return &Container{Spec: spec, Pid: cmd.Process.Pid, cmd: cmd, specPipe: specW, errPipe: errR}, nil
+	return &Container{Spec: spec, Pid: pid, specPipe: specW, errPipe: errR}, nil
 }
+
+// fdOf returns f's descriptor, or /dev/null's when f is nil.
+func fdOf(f *os.File) uintptr {
+	if f == nil {
+		f = devNull
+	}
+	return f.Fd()
+}
+
+var devNull, _ = os.Open(os.DevNull)
 
 // Release sends the spec to the waiting init, which sets up the namespaces
 // and executes the command. It returns once the command runs, or with a
@@ -163,19 +169,24 @@ func (c *Container) Release() error {
 
 // Wait waits for the init to exit and returns the container's exit status.
 func (c *Container) Wait() (int, error) {
-	err := c.cmd.Wait()
-	var exitErr *exec.ExitError
-	if err != nil && !errors.As(err, &exitErr) {
-		return 0, fmt.Errorf("wait for the container: %w", err)
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(c.Pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("wait for the container's init (PID %d): %w", c.Pid, err)
+		}
+		return ExitCode(ws), nil
 	}
-	return ExitCode(unix.WaitStatus(c.cmd.ProcessState.Sys().(syscall.WaitStatus))), nil
 }
 
-// Kill ends the container at once. Killing PID 1 of a PID namespace makes
-// the kernel kill every other process in it too.
+// Kill ends the container at once and reaps its init. Killing PID 1 of a PID
+// namespace makes the kernel kill every other process in it too.
 func (c *Container) Kill() {
-	_ = c.cmd.Process.Kill()
-	_, _ = c.cmd.Process.Wait()
+	_ = unix.Kill(c.Pid, unix.SIGKILL)
+	_, _ = c.Wait()
 }
 
 // ForwardSignals relays every signal this process receives to the
@@ -184,9 +195,7 @@ func (c *Container) Kill() {
 func (c *Container) ForwardSignals() (stop func()) {
 	ch := make(chan os.Signal, 32)
 	signal.Notify(ch)
-	done := make(chan struct{})
 	go func() {
-		defer close(done)
 		for sig := range ch {
 			s := sig.(syscall.Signal)
 			if !forwarded(s) {
@@ -198,7 +207,6 @@ func (c *Container) ForwardSignals() (stop func()) {
 	return func() {
 		signal.Stop(ch)
 		close(ch)
-		<-done
 	}
 }
 

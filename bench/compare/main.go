@@ -1,0 +1,78 @@
+// Command compare times two commands against each other in the same run:
+// it alternates them (so drift in the machine's load hits both alike),
+// discards warm-up runs, and prints each one's median and spread and the
+// ratio of the medians. The lesson benchmarks in bench/*.sh use it.
+//
+//	go run ./bench/compare -runs 100 -a 'bin/01-namespaces run -- /bin/true' -b 'unshare --pid --fork /bin/true'
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"time"
+)
+
+func main() {
+	var (
+		runs         = flag.Int("runs", 50, "timed runs of each command")
+		warmup       = flag.Int("warmup", 3, "untimed runs of each command first")
+		a            = flag.String("a", "", "the command under test (split on spaces)")
+		b            = flag.String("b", "", "the reference command (split on spaces)")
+		nameA, nameB = flag.String("name-a", "", "label for -a"), flag.String("name-b", "", "label for -b")
+	)
+	flag.Parse()
+	if *a == "" || *b == "" || *runs < 1 {
+		fmt.Fprintln(os.Stderr, "usage: compare -a 'CMD...' -b 'CMD...' [-runs N] [-warmup N]")
+		os.Exit(2)
+	}
+	if *nameA == "" {
+		*nameA = *a
+	}
+	if *nameB == "" {
+		*nameB = *b
+	}
+	cmdA, cmdB := strings.Fields(*a), strings.Fields(*b)
+	var ta, tb []time.Duration
+	for i := 0; i < *warmup+*runs; i++ {
+		da, err := timeRun(cmdA)
+		check(err, *a)
+		db, err := timeRun(cmdB)
+		check(err, *b)
+		if i >= *warmup {
+			ta, tb = append(ta, da), append(tb, db)
+		}
+	}
+	ma, mb := median(ta), median(tb)
+	fmt.Printf("%-40s median %8.2fms  p10 %8.2fms  p90 %8.2fms  (%d runs)\n", *nameA, ms(ma), ms(pct(ta, 10)), ms(pct(ta, 90)), *runs)
+	fmt.Printf("%-40s median %8.2fms  p10 %8.2fms  p90 %8.2fms  (%d runs)\n", *nameB, ms(mb), ms(pct(tb, 10)), ms(pct(tb, 90)), *runs)
+	fmt.Printf("ratio (median %s / median %s): %.2f\n", *nameA, *nameB, float64(ma)/float64(mb))
+}
+
+func timeRun(argv []string) (time.Duration, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	start := time.Now()
+	err := cmd.Run()
+	return time.Since(start), err
+}
+
+func check(err error, what string) {
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "compare: %s: %v\n", what, err)
+		os.Exit(1)
+	}
+}
+
+func median(d []time.Duration) time.Duration { return pct(d, 50) }
+
+func pct(d []time.Duration, p int) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[(len(s)-1)*p/100]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
