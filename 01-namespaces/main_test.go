@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -374,4 +375,18 @@ func copyExecutable(t *testing.T, src, dst string) {
 	b, err := os.ReadFile(src)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(dst, b, 0o755))
+}
+
+func TestThirdInterruptKills(t *testing.T) {
+	rootTest(t)
+	// sleep as PID 1 has no handler: the first two SIGINTs are dropped by
+	// the kernel, the third makes the runtime kill the container.
+	b := startProgram(t, "run", "--", "sh", "-c", "echo ready; exec sleep 60")
+	require.Equal(t, "ready", b.line())
+	for i := 0; i < 3; i++ {
+		require.NoError(t, b.cmd.Process.Signal(unix.SIGINT))
+		time.Sleep(50 * time.Millisecond)
+	}
+	assert.Equal(t, 128+int(unix.SIGKILL), b.wait())
+	assert.Contains(t, b.stderr.String(), "third interrupt")
 }

@@ -191,15 +191,26 @@ func (c *Container) Kill() {
 
 // ForwardSignals relays every signal this process receives to the
 // container's init until the returned function is called. This is what makes
-// Ctrl-C or `kill` aimed at the runtime reach the command inside.
+// Ctrl-C or `kill` aimed at the runtime reach the command inside. The third
+// SIGINT kills the container.
 func (c *Container) ForwardSignals() (stop func()) {
 	ch := make(chan os.Signal, 32)
 	signal.Notify(ch)
 	go func() {
+		interrupts := 0
 		for sig := range ch {
 			s := sig.(syscall.Signal)
 			if !forwarded(s) {
 				continue
+			}
+			// A PID 1 without a handler ignores SIGINT, so Ctrl-C alone
+			// may never end the container. Like the docker CLI, give up
+			// on the third one and kill it.
+			if s == unix.SIGINT {
+				if interrupts++; interrupts == 3 {
+					fmt.Fprintln(os.Stderr, "minibox: third interrupt: killing the container")
+					s = unix.SIGKILL
+				}
 			}
 			_ = unix.Kill(c.Pid, s)
 		}

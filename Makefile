@@ -1,0 +1,35 @@
+# minibox — the everyday commands. Most need root: run them with sudo.
+# The README's two commands (./setup.sh and ./setup.sh test) wrap these and
+# also install what a fresh machine lacks.
+
+GO ?= go
+export CGO_ENABLED ?= 0
+LESSONS := $(patsubst %/main.go,%,$(wildcard [0-9][0-9]-*/main.go))
+NEWEST := $(lastword $(LESSONS))
+
+.PHONY: all build demo doctor test vet fmt bench
+all: build
+
+build: ## build every lesson's program into bin/
+	@mkdir -p bin
+	@for l in $(LESSONS); do echo "go build -o bin/$$l ./$$l"; $(GO) build -o bin/$$l ./$$l || exit 1; done
+
+demo: build ## run the newest lesson's demo
+	bin/$(NEWEST) demo
+
+doctor: build ## check this machine
+	bin/$(NEWEST) doctor
+
+test: ## the whole test suite, as root, with skips turned into failures
+	MINIBOX_REQUIRE_ROOT=1 ./setup.sh test
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+bench: ## start-time benchmarks, each against its reference tool in the same run
+	bench/01-namespaces.sh
+
+include labs/labs.mk
