@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vishvananda/netlink"
 
+	"minibox/01-namespaces/cli"
 	"minibox/01-namespaces/namespaces"
 )
 
@@ -33,16 +34,16 @@ func newDemoCmd() *cobra.Command {
 		Short: "Show the same facts seen from the host and from inside new namespaces",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireRoot(); err != nil {
+			if err := cli.RequireRoot(); err != nil {
 				return err
 			}
 			host, err := look()
 			if err != nil {
-				return &exitStatus{125, err}
+				return cli.Fail(err)
 			}
 			inside, err := lookInside("minibox-demo")
 			if err != nil {
-				return &exitStatus{125, err}
+				return cli.Fail(err)
 			}
 			printDemo(cmd.OutOrStdout(), host, inside)
 			return nil

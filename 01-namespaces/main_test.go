@@ -381,12 +381,28 @@ func TestThirdInterruptKills(t *testing.T) {
 	rootTest(t)
 	// sleep as PID 1 has no handler: the first two SIGINTs are dropped by
 	// the kernel, the third makes the runtime kill the container.
-	b := startProgram(t, "run", "--", "sh", "-c", "echo ready; exec sleep 60")
-	require.Equal(t, "ready", b.line())
+	b := startProgram(t, "run", "--", "sleep", "60")
+	waitForExec(t, b, "sleep")
 	for i := 0; i < 3; i++ {
 		require.NoError(t, b.cmd.Process.Signal(unix.SIGINT))
 		time.Sleep(50 * time.Millisecond)
 	}
 	assert.Equal(t, 128+int(unix.SIGKILL), b.wait())
 	assert.Contains(t, b.stderr.String(), "third interrupt")
+}
+
+// waitForExec waits until the container's init has become comm: the
+// command then runs as PID 1, with nothing of ours left in between.
+func waitForExec(t *testing.T, b *box, comm string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if kids := children(b.cmd.Process.Pid); len(kids) == 1 {
+			if got, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", kids[0])); strings.TrimSpace(string(got)) == comm {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("the container's init never became %s; stderr: %s", comm, b.stderr.String())
 }
