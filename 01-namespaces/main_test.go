@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,22 +18,14 @@ import (
 	"minibox/internal/testkit"
 )
 
+func TestMain(m *testing.M) { testkit.MainProgram(m, main) }
+
 // rootTest is how every test here starts: it needs root, and it must leave
 // the host as it found it.
 func rootTest(t *testing.T) {
 	t.Helper()
 	testkit.RequireRoot(t)
 	testkit.NoResidue(t)
-}
-
-// facts parses "key value..." lines into a map of key -> rest of line(s).
-func facts(out string) map[string][]string {
-	m := map[string][]string{}
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		k, v, _ := strings.Cut(l, " ")
-		m[k] = append(m[k], v)
-	}
-	return m
 }
 
 func randomHostname() string { return fmt.Sprintf("box-%06x", rand.IntN(1<<24)) }
@@ -45,9 +36,9 @@ func TestRunIsolatesNamespaces(t *testing.T) {
 	hostBefore, err := os.Hostname()
 	require.NoError(t, err)
 
-	r := program(t, "", "run", "--hostname", name, "--", self(t), "helper", "ns")
-	require.Equal(t, 0, r.code, r.stderr)
-	got := facts(r.stdout)
+	r := testkit.Program(t, "", "run", "--hostname", name, "--", testkit.Self(t), "helper", "ns")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	got := testkit.Facts(r.Stdout)
 
 	// Every namespace but the user namespace is new: its inode differs from ours.
 	for _, ns := range []string{"pid", "uts", "ipc", "mnt", "net", "cgroup"} {
@@ -75,9 +66,9 @@ func TestRunIsolatesNamespaces(t *testing.T) {
 
 func TestRunPID1SeesOnlyItsProcesses(t *testing.T) {
 	rootTest(t)
-	r := program(t, "", "run", "--", self(t), "helper", "pids")
-	require.Equal(t, 0, r.code, r.stderr)
-	got := facts(r.stdout)
+	r := testkit.Program(t, "", "run", "--", testkit.Self(t), "helper", "pids")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	got := testkit.Facts(r.Stdout)
 	assert.Equal(t, []string{"1"}, got["self"], "the command is PID 1")
 	assert.Equal(t, []string{"1"}, got["pids"], "a fresh /proc lists only the container's own processes")
 }
@@ -96,37 +87,37 @@ func TestRunMountsStayInside(t *testing.T) {
 	sub := filepath.Join(dir, "sub")
 	require.NoError(t, os.Mkdir(sub, 0o755))
 
-	b := startProgram(t, "run", "--", self(t), "helper", "mount-tmpfs", sub)
-	require.Equal(t, "ready", b.line())
+	b := testkit.StartProgram(t, "run", "--", testkit.Self(t), "helper", "mount-tmpfs", sub)
+	require.Equal(t, "ready", b.Line())
 	mounts, err := os.ReadFile("/proc/self/mountinfo")
 	require.NoError(t, err)
 	assert.NotContains(t, string(mounts), " "+sub+" ", "the container's mount must not appear on the host")
-	assert.Equal(t, 0, b.wait())
+	assert.Equal(t, 0, b.Wait())
 }
 
 func TestRunExitStatus(t *testing.T) {
 	rootTest(t)
 	for _, code := range []int{0, 1 + rand.IntN(254), 1 + rand.IntN(254)} {
 		t.Run(fmt.Sprintf("exit %d", code), func(t *testing.T) {
-			r := program(t, "", "run", "--", "sh", "-c", fmt.Sprintf("exit %d", code))
-			assert.Equal(t, code, r.code, r.stderr)
+			r := testkit.Program(t, "", "run", "--", "sh", "-c", fmt.Sprintf("exit %d", code))
+			assert.Equal(t, code, r.Code, r.Stderr)
 		})
 	}
 	t.Run("killed by SIGKILL", func(t *testing.T) {
-		b := startProgram(t, "run", "--", self(t), "helper", "wait-signal", "0")
-		require.Equal(t, "ready", b.line())
-		require.NoError(t, unix.Kill(b.initPID(), unix.SIGKILL))
-		assert.Equal(t, 128+9, b.wait())
+		b := testkit.StartProgram(t, "run", "--", testkit.Self(t), "helper", "wait-signal", "0")
+		require.Equal(t, "ready", b.Line())
+		require.NoError(t, unix.Kill(b.InitPID(), unix.SIGKILL))
+		assert.Equal(t, 128+9, b.Wait())
 	})
 }
 
 func TestRunStdio(t *testing.T) {
 	rootTest(t)
 	word := fmt.Sprintf("hello-%d", rand.Int64())
-	r := program(t, word+"\n", "run", "--", "sh", "-c", "read x; echo out-$x; echo err-$x >&2")
-	require.Equal(t, 0, r.code, r.stderr)
-	assert.Equal(t, "out-"+word+"\n", r.stdout)
-	assert.Equal(t, "err-"+word+"\n", r.stderr)
+	r := testkit.Program(t, word+"\n", "run", "--", "sh", "-c", "read x; echo out-$x; echo err-$x >&2")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Equal(t, "out-"+word+"\n", r.Stdout)
+	assert.Equal(t, "err-"+word+"\n", r.Stderr)
 }
 
 func TestRunForwardsSignals(t *testing.T) {
@@ -135,11 +126,11 @@ func TestRunForwardsSignals(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			code := 1 + rand.IntN(100)
 			// The probe is PID 1 but installs handlers, so the signal counts.
-			b := startProgram(t, "run", "--", self(t), "helper", "wait-signal", strconv.Itoa(code))
-			require.Equal(t, "ready", b.line())
-			require.NoError(t, b.cmd.Process.Signal(sig))
-			assert.Equal(t, fmt.Sprintf("got %d", int(sig)), b.line())
-			assert.Equal(t, code, b.wait())
+			b := testkit.StartProgram(t, "run", "--", testkit.Self(t), "helper", "wait-signal", strconv.Itoa(code))
+			require.Equal(t, "ready", b.Line())
+			require.NoError(t, b.Cmd.Process.Signal(sig))
+			assert.Equal(t, fmt.Sprintf("got %d", int(sig)), b.Line())
+			assert.Equal(t, code, b.Wait())
 		})
 	}
 }
@@ -151,10 +142,10 @@ func TestInitForwardsSignals(t *testing.T) {
 	// Without --init, `sleep` as PID 1 would ignore the signal: the kernel
 	// gives PID 1 no default actions. Under our init it is an ordinary
 	// process and dies of it.
-	b := startProgram(t, "run", "--init", "--", "sh", "-c", "echo ready; exec sleep 60")
-	require.Equal(t, "ready", b.line())
-	require.NoError(t, b.cmd.Process.Signal(sig))
-	assert.Equal(t, 128+int(sig), b.wait(), "signal %v", sig)
+	b := testkit.StartProgram(t, "run", "--init", "--", "sh", "-c", "echo ready; exec sleep 60")
+	require.Equal(t, "ready", b.Line())
+	require.NoError(t, b.Cmd.Process.Signal(sig))
+	assert.Equal(t, 128+int(sig), b.Wait(), "signal %v", sig)
 }
 
 func TestInitReapsZombies(t *testing.T) {
@@ -163,32 +154,32 @@ func TestInitReapsZombies(t *testing.T) {
 	code := rand.IntN(100)
 	// Without --init the probe is PID 1 and never waits for the orphans
 	// the kernel hands it: they stay zombies. This shows the problem.
-	r := program(t, "", "run", "--", self(t), "helper", "zombies", strconv.Itoa(n), strconv.Itoa(code))
-	require.Equal(t, code, r.code, r.stderr)
-	assert.Equal(t, []string{strconv.Itoa(n)}, facts(r.stdout)["zombies"])
+	r := testkit.Program(t, "", "run", "--", testkit.Self(t), "helper", "zombies", strconv.Itoa(n), strconv.Itoa(code))
+	require.Equal(t, code, r.Code, r.Stderr)
+	assert.Equal(t, []string{strconv.Itoa(n)}, testkit.Facts(r.Stdout)["zombies"])
 
-	r = program(t, "", "run", "--init", "--", self(t), "helper", "zombies", strconv.Itoa(n), strconv.Itoa(code))
-	assert.Equal(t, []string{"0"}, facts(r.stdout)["zombies"], "our init must reap every orphan: %s", r.stderr)
-	assert.Equal(t, code, r.code, "the init exits with the command's status: %s", r.stderr)
+	r = testkit.Program(t, "", "run", "--init", "--", testkit.Self(t), "helper", "zombies", strconv.Itoa(n), strconv.Itoa(code))
+	assert.Equal(t, []string{"0"}, testkit.Facts(r.Stdout)["zombies"], "our init must reap every orphan: %s", r.Stderr)
+	assert.Equal(t, code, r.Code, "the init exits with the command's status: %s", r.Stderr)
 }
 
 func TestPID1ExitKillsTheNamespace(t *testing.T) {
 	rootTest(t)
-	b := startProgram(t, "run", "--", "sh", "-c", "sleep 300 & sleep 300 & echo ready; read x; exit 0")
-	require.Equal(t, "ready", b.line())
-	ns, err := namespaces.NSInode(strconv.Itoa(b.initPID()), "pid")
+	b := testkit.StartProgram(t, "run", "--", "sh", "-c", "sleep 300 & sleep 300 & echo ready; read x; exit 0")
+	require.Equal(t, "ready", b.Line())
+	ns, err := namespaces.NSInode(strconv.Itoa(b.InitPID()), "pid")
 	require.NoError(t, err)
-	require.Len(t, inNamespace(ns), 3, "sh and two sleeps")
-	assert.Equal(t, 0, b.wait())
-	assert.Empty(t, inNamespace(ns), "when PID 1 exits the kernel kills the rest of its namespace")
+	require.Len(t, testkit.InNamespace(ns), 3, "sh and two sleeps")
+	assert.Equal(t, 0, b.Wait())
+	assert.Empty(t, testkit.InNamespace(ns), "when PID 1 exits the kernel kills the rest of its namespace")
 }
 
 func TestRunNestsPIDNamespaces(t *testing.T) {
 	rootTest(t)
-	b := startProgram(t, "run", "--", self(t), "run", "--", "sh", "-c", "echo $$; read x; exit 0")
-	require.Equal(t, "1", b.line(), "the inner command is PID 1 of its own namespace")
-	outer := b.initPID() // the inner runtime, PID 1 of the outer namespace
-	kids := children(outer)
+	b := testkit.StartProgram(t, "run", "--", testkit.Self(t), "run", "--", "sh", "-c", "echo $$; read x; exit 0")
+	require.Equal(t, "1", b.Line(), "the inner command is PID 1 of its own namespace")
+	outer := b.InitPID() // the inner runtime, PID 1 of the outer namespace
+	kids := testkit.Children(outer)
 	require.Len(t, kids, 1)
 	inner := kids[0] // the inner container's init
 
@@ -203,7 +194,7 @@ func TestRunNestsPIDNamespaces(t *testing.T) {
 	// The kernel keeps PID namespaces in a tree: ask it for the parents.
 	assert.Equal(t, outerNS, parentNS(t, inner), "the inner namespace is a child of the outer one")
 	assert.Equal(t, hostNS, parentNS(t, outer), "the outer namespace is a child of ours")
-	assert.Equal(t, 0, b.wait())
+	assert.Equal(t, 0, b.Wait())
 }
 
 // parentNS asks the kernel for the parent of a process's PID namespace
@@ -228,16 +219,16 @@ func TestRunIsolatesIPC(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil) })
 
-	r := program(t, "", "run", "--", self(t), "helper", "ipc-has", strconv.Itoa(key))
-	require.Equal(t, 0, r.code, r.stderr)
-	assert.Equal(t, "false\n", r.stdout, "the host's segment is invisible inside")
+	r := testkit.Program(t, "", "run", "--", testkit.Self(t), "helper", "ipc-has", strconv.Itoa(key))
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Equal(t, "false\n", r.Stdout, "the host's segment is invisible inside")
 
 	key2 := key ^ 0x8000
-	b := startProgram(t, "run", "--", self(t), "helper", "ipc-make", strconv.Itoa(key2))
-	require.Equal(t, "ready", b.line())
+	b := testkit.StartProgram(t, "run", "--", testkit.Self(t), "helper", "ipc-make", strconv.Itoa(key2))
+	require.Equal(t, "ready", b.Line())
 	_, err = unix.SysvShmGet(key2, 0, 0)
 	assert.ErrorIs(t, err, unix.ENOENT, "the container's segment is invisible on the host")
-	assert.Equal(t, 0, b.wait())
+	assert.Equal(t, 0, b.Wait())
 }
 
 func TestRunUserNamespace(t *testing.T) {
@@ -252,91 +243,76 @@ func TestRunUserNamespace(t *testing.T) {
 	// Root inside is an unprivileged user outside: it may not enter the
 	// 0700 directory that go test builds into. Give it a copy of the probe.
 	probe := filepath.Join(dir, "probe")
-	copyExecutable(t, self(t), probe)
+	testkit.CopyExecutable(t, testkit.Self(t), probe)
 
-	r := program(t, "", "run", "--userns="+strconv.Itoa(hostID), "--", probe, "helper", "touch", file)
-	require.Equal(t, 0, r.code, r.stderr)
-	assert.Equal(t, "uid 0 gid 0 euid 0\n", r.stdout, "inside, the file belongs to root")
+	r := testkit.Program(t, "", "run", "--userns="+strconv.Itoa(hostID), "--", probe, "helper", "touch", file)
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Equal(t, "uid 0 gid 0 euid 0\n", r.Stdout, "inside, the file belongs to root")
 	var st unix.Stat_t
 	require.NoError(t, unix.Stat(file, &st))
 	assert.Equal(t, uint32(hostID), st.Uid, "on the host it belongs to the mapped UID")
 	assert.Equal(t, uint32(hostID), st.Gid)
 
-	r = program(t, "", "run", "--userns", "--", probe, "helper", "ns")
-	require.Equal(t, 0, r.code, r.stderr)
+	r = testkit.Program(t, "", "run", "--userns", "--", probe, "helper", "ns")
+	require.Equal(t, 0, r.Code, r.Stderr)
 	ours, err := namespaces.NSInode("self", "user")
 	require.NoError(t, err)
-	assert.NotEqual(t, []string{strconv.FormatUint(ours, 10)}, facts(r.stdout)["user"])
+	assert.NotEqual(t, []string{strconv.FormatUint(ours, 10)}, testkit.Facts(r.Stdout)["user"])
 }
 
 func TestRunErrors(t *testing.T) {
 	rootTest(t)
 	t.Run("no command", func(t *testing.T) {
-		r := program(t, "", "run")
-		assert.Equal(t, 125, r.code)
-		assert.Contains(t, r.stderr, "no command given")
-		assert.Contains(t, r.stderr, "Usage:")
+		r := testkit.Program(t, "", "run")
+		assert.Equal(t, 125, r.Code)
+		assert.Contains(t, r.Stderr, "no command given")
+		assert.Contains(t, r.Stderr, "Usage:")
 	})
 	t.Run("command not found", func(t *testing.T) {
 		name := fmt.Sprintf("no-such-command-%d", rand.Int64())
-		r := program(t, "", "run", "--", name)
-		assert.Equal(t, 127, r.code)
-		assert.Contains(t, r.stderr, name+`": executable file not found in $PATH`)
+		r := testkit.Program(t, "", "run", "--", name)
+		assert.Equal(t, 127, r.Code)
+		assert.Contains(t, r.Stderr, name+`": executable file not found in $PATH`)
 	})
 	t.Run("not executable", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "not-a-program")
 		require.NoError(t, os.WriteFile(file, []byte("data"), 0o644))
-		r := program(t, "", "run", "--", file)
-		assert.Equal(t, 126, r.code)
-		assert.Contains(t, r.stderr, "permission denied")
+		r := testkit.Program(t, "", "run", "--", file)
+		assert.Equal(t, 126, r.Code)
+		assert.Contains(t, r.Stderr, "permission denied")
 	})
 	t.Run("bad hostname", func(t *testing.T) {
-		r := program(t, "", "run", "--hostname", "bad_"+randomHostname(), "--", "true")
-		assert.Equal(t, 125, r.code)
-		assert.Contains(t, r.stderr, "invalid hostname")
+		r := testkit.Program(t, "", "run", "--hostname", "bad_"+randomHostname(), "--", "true")
+		assert.Equal(t, 125, r.Code)
+		assert.Contains(t, r.Stderr, "invalid hostname")
 	})
 	t.Run("bad userns map", func(t *testing.T) {
-		r := program(t, "", "run", "--userns=1:2:3:4", "--", "true")
-		assert.Equal(t, 125, r.code)
-		assert.Contains(t, r.stderr, "invalid user namespace mapping")
+		r := testkit.Program(t, "", "run", "--userns=1:2:3:4", "--", "true")
+		assert.Equal(t, 125, r.Code)
+		assert.Contains(t, r.Stderr, "invalid user namespace mapping")
 	})
 	t.Run("unknown flag", func(t *testing.T) {
-		r := program(t, "", "run", "--no-such-flag", "--", "true")
-		assert.Equal(t, 125, r.code)
-		assert.Contains(t, r.stderr, "unknown flag")
+		r := testkit.Program(t, "", "run", "--no-such-flag", "--", "true")
+		assert.Equal(t, 125, r.Code)
+		assert.Contains(t, r.Stderr, "unknown flag")
 	})
 	t.Run("not root", func(t *testing.T) {
-		r := programAsNobody(t, "run", "--", "true")
-		assert.Equal(t, 125, r.code)
-		assert.Contains(t, r.stderr, "needs root (try sudo)")
+		r := testkit.ProgramAsNobody(t, "run", "--", "true")
+		assert.Equal(t, 125, r.Code)
+		assert.Contains(t, r.Stderr, "needs root (try sudo)")
 	})
-}
-
-// programAsNobody runs the program as UID 65534. The test binary sits in a
-// directory only root may enter, so it is executed through an open
-// descriptor, the way the runtime executes its own init.
-func programAsNobody(t *testing.T, args ...string) result {
-	t.Helper()
-	f, err := os.Open(self(t))
-	require.NoError(t, err)
-	defer f.Close()
-	cmd := execCommand("/proc/self/fd/3", args...)
-	cmd.ExtraFiles = []*os.File{f}
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	return runCmd(t, cmd)
 }
 
 func TestNSCommand(t *testing.T) {
 	rootTest(t)
-	b := startProgram(t, "run", "--", "sh", "-c", "echo ready; read x; exit 0")
-	require.Equal(t, "ready", b.line())
-	pid := b.initPID()
+	b := testkit.StartProgram(t, "run", "--", "sh", "-c", "echo ready; read x; exit 0")
+	require.Equal(t, "ready", b.Line())
+	pid := b.InitPID()
 
-	r := program(t, "", "ns", strconv.Itoa(pid))
-	require.Equal(t, 0, r.code, r.stderr)
+	r := testkit.Program(t, "", "ns", strconv.Itoa(pid))
+	require.Equal(t, 0, r.Code, r.Stderr)
 	rows := map[string][]string{}
-	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n")[1:] {
+	for _, l := range strings.Split(strings.TrimSpace(r.Stdout), "\n")[1:] {
 		f := strings.Fields(l)
 		rows[f[0]] = f[1:]
 	}
@@ -349,60 +325,37 @@ func TestNSCommand(t *testing.T) {
 		assert.Equal(t, shared, rows[ns][1] == "yes", "%s shared: %v", ns, rows[ns])
 	}
 
-	r = program(t, "", "ns")
-	require.Equal(t, 0, r.code, r.stderr)
+	r = testkit.Program(t, "", "ns")
+	require.Equal(t, 0, r.Code, r.Stderr)
 	ino, err := namespaces.NSInode(strconv.Itoa(pid), "pid")
 	require.NoError(t, err)
-	assert.Contains(t, r.stdout, fmt.Sprintf("%d  pid ", ino), "the list shows the container's PID namespace")
-	assert.Equal(t, 0, b.wait())
+	assert.Contains(t, r.Stdout, fmt.Sprintf("%d  pid ", ino), "the list shows the container's PID namespace")
+	assert.Equal(t, 0, b.Wait())
 
-	r = program(t, "", "ns", "0")
-	assert.Equal(t, 125, r.code)
-	assert.Contains(t, r.stderr, "invalid PID")
+	r = testkit.Program(t, "", "ns", "0")
+	assert.Equal(t, 125, r.Code)
+	assert.Contains(t, r.Stderr, "invalid PID")
 }
 
 func TestDemo(t *testing.T) {
 	rootTest(t)
-	r := program(t, "", "demo")
-	require.Equal(t, 0, r.code, r.stderr)
+	r := testkit.Program(t, "", "demo")
+	require.Equal(t, 0, r.Code, r.Stderr)
 	for _, want := range []string{"my PID", "minibox-demo", "network links"} {
-		assert.Contains(t, r.stdout, want)
+		assert.Contains(t, r.Stdout, want)
 	}
-}
-
-func copyExecutable(t *testing.T, src, dst string) {
-	t.Helper()
-	b, err := os.ReadFile(src)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(dst, b, 0o755))
 }
 
 func TestThirdInterruptKills(t *testing.T) {
 	rootTest(t)
 	// sleep as PID 1 has no handler: the first two SIGINTs are dropped by
 	// the kernel, the third makes the runtime kill the container.
-	b := startProgram(t, "run", "--", "sleep", "60")
-	waitForExec(t, b, "sleep")
+	b := testkit.StartProgram(t, "run", "--", "sleep", "60")
+	b.WaitForExec("sleep")
 	for i := 0; i < 3; i++ {
-		require.NoError(t, b.cmd.Process.Signal(unix.SIGINT))
+		require.NoError(t, b.Cmd.Process.Signal(unix.SIGINT))
 		time.Sleep(50 * time.Millisecond)
 	}
-	assert.Equal(t, 128+int(unix.SIGKILL), b.wait())
-	assert.Contains(t, b.stderr.String(), "third interrupt")
-}
-
-// waitForExec waits until the container's init has become comm: the
-// command then runs as PID 1, with nothing of ours left in between.
-func waitForExec(t *testing.T, b *box, comm string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if kids := children(b.cmd.Process.Pid); len(kids) == 1 {
-			if got, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", kids[0])); strings.TrimSpace(string(got)) == comm {
-				return
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("the container's init never became %s; stderr: %s", comm, b.stderr.String())
+	assert.Equal(t, 128+int(unix.SIGKILL), b.Wait())
+	assert.Contains(t, b.Stderr(), "third interrupt")
 }

@@ -30,9 +30,31 @@ func HostStdio() Stdio { return Stdio{os.Stdin, os.Stdout, os.Stderr} }
 // signal N killed it. When the command could not even be started (not found,
 // not executable) the error is a *StartError holding 127 or 126.
 func Run(spec *specs.Spec, stdio Stdio) (int, error) {
-	c, err := Start(spec, stdio)
+	return RunWithHooks(spec, stdio, Hooks{})
+}
+
+// Hooks let a later lesson act on the container from the outside while its
+// init still waits, before any of the user's code runs.
+type Hooks struct {
+	// StartOptions change how the init is cloned (lesson 02: straight
+	// into a cgroup).
+	StartOptions []StartOption
+	// Created runs after clone and before Release (lesson 02 on cgroup v1:
+	// move the init into its cgroup). An error kills the container.
+	Created func(c *Container) error
+}
+
+// RunWithHooks is Run with a later lesson's hooks.
+func RunWithHooks(spec *specs.Spec, stdio Stdio, h Hooks) (int, error) {
+	c, err := Start(spec, stdio, h.StartOptions...)
 	if err != nil {
 		return 0, err
+	}
+	if h.Created != nil {
+		if err := h.Created(c); err != nil {
+			c.Kill()
+			return 0, err
+		}
 	}
 	stop := c.ForwardSignals()
 	defer stop()
@@ -46,6 +68,19 @@ func Run(spec *specs.Spec, stdio Stdio) (int, error) {
 		return 0, err
 	}
 	return c.Wait()
+}
+
+// StartOption changes how Start clones the init.
+type StartOption func(*syscall.SysProcAttr)
+
+// IntoCgroup makes clone(2) create the init directly inside the cgroup
+// whose directory is open as fd (CLONE_INTO_CGROUP: Linux 5.7+, cgroup v2).
+// The process then never exists outside its cgroup, not even for a moment.
+func IntoCgroup(fd int) StartOption {
+	return func(a *syscall.SysProcAttr) {
+		a.UseCgroupFD = true
+		a.CgroupFD = fd
+	}
 }
 
 // Container is a started container whose init may still be waiting for Release.
@@ -68,7 +103,7 @@ func (e *StartError) Error() string { return e.Message }
 // Start creates the namespaces and the container's init process, and leaves
 // the init blocked before it does anything: the caller may now act on it from
 // outside (later lessons put it into a cgroup here) and then call Release.
-func Start(spec *specs.Spec, stdio Stdio) (*Container, error) {
+func Start(spec *specs.Spec, stdio Stdio, opts ...StartOption) (*Container, error) {
 	if spec.Process == nil || len(spec.Process.Args) == 0 {
 		return nil, errors.New("spec has no process to run")
 	}
@@ -120,6 +155,9 @@ func Start(spec *specs.Spec, stdio Stdio) (*Container, error) {
 		// exec. Becoming UID 0 *inside* (host UID 100000 by default) makes
 		// it the namespace's root, with every capability in it.
 		attr.Sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
+	for _, o := range opts {
+		o(attr.Sys)
 	}
 	// syscall.ForkExec is clone(2) followed by execve(2) in the child.
 	pid, err := syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", initExeFd), []string{"minibox-init", initArg}, attr)

@@ -1,0 +1,420 @@
+// Package handout makes the student's copy of the repository from the
+// reference: the same files, with the marked regions of the labs being
+// handed out replaced by their stubs. Keeping this in a package (not only in
+// labs/cmd/handout) lets the end-to-end test run it on a fake module.
+package handout
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"minibox/labs/internal/regions"
+	"minibox/labs/internal/tasks"
+)
+
+// Options says what to hand out and where.
+type Options struct {
+	Repo   string    // the reference repository (module root); "" means "."
+	Out    string    // the handout directory; must not exist or be empty
+	From   string    // first lab to hand out, e.g. "02"; "" means the first lab
+	Verify bool      // run go build ./... and go vet ./... in Out
+	Go     string    // the go command; "" means "go"
+	Log    io.Writer // one line per replaced region, verify output; nil discards it
+}
+
+// Location is a place in a file, with a slash-separated path relative to the
+// repository root.
+type Location struct {
+	File string
+	Line int
+}
+
+// String returns "file:line".
+func (l Location) String() string { return fmt.Sprintf("%s:%d", l.File, l.Line) }
+
+// Replaced is one region that became a stub.
+type Replaced struct {
+	ID    string   // task id
+	Title string   // the BEGIN line's title
+	At    Location // the BEGIN line in the reference
+	Todo  Location // the TODO line in the handout
+}
+
+// Result is what Generate did.
+type Result struct {
+	Labs      []string   // ids of the labs handed out (their regions replaced)
+	Solved    []string   // ids of the earlier labs, left solved
+	Replaced  []Replaced // by task id, then file and line
+	Copied    int        // files written to Out, HANDOUT.md included
+	Rewritten int        // files whose regions were replaced
+}
+
+// Generate writes the handout. It reads every file first and checks all the
+// markers against labs/tasks.json; on a marker error it writes nothing and
+// returns a regions.ErrorList naming every problem with its file and line.
+func Generate(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Repo == "" {
+		opts.Repo = "."
+	}
+	if opts.Go == "" {
+		opts.Go = "go"
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	if opts.Out == "" {
+		return nil, errors.New("no output directory")
+	}
+	repo, err := filepath.Abs(opts.Repo)
+	if err != nil {
+		return nil, err
+	}
+	out, err := filepath.Abs(opts.Out)
+	if err != nil {
+		return nil, err
+	}
+	if out == repo {
+		return nil, fmt.Errorf("output directory %s is the repository itself", opts.Out)
+	}
+	if err := checkEmpty(out); err != nil {
+		return nil, err
+	}
+
+	tf, err := tasks.Load(repo)
+	if err != nil {
+		return nil, err
+	}
+	from := opts.From
+	if from == "" {
+		from = tf.Labs[0].ID
+	}
+	if _, ok := tf.Lab(from); !ok {
+		return nil, fmt.Errorf("-from %s: no such lab in %s (have %s)", from, tasks.Path, strings.Join(tf.LabIDs(), ", "))
+	}
+	res := &Result{}
+	for _, id := range tf.LabIDs() {
+		if id >= from {
+			res.Labs = append(res.Labs, id)
+		} else {
+			res.Solved = append(res.Solved, id)
+		}
+	}
+	handOut := func(taskID string) bool { return tasks.LabOf(taskID) >= from }
+
+	files, err := listFiles(ctx, repo, out)
+	if err != nil {
+		return nil, err
+	}
+
+	// Pass 1: read the Go files, find every region, rewrite what is handed out.
+	var (
+		errs      regions.ErrorList
+		other     []error
+		rewritten = map[string][]byte{}
+		seen      = map[string]bool{} // task ids that have a region
+	)
+	for _, rel := range files {
+		if !strings.HasSuffix(rel, ".go") {
+			continue
+		}
+		src, err := os.ReadFile(filepath.Join(repo, filepath.FromSlash(rel)))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // listed by git, deleted in the work tree
+			}
+			return nil, err
+		}
+		all, err := regions.Parse(rel, src)
+		if err != nil {
+			errs = appendErr(errs, &other, err)
+			continue
+		}
+		for _, r := range all {
+			seen[r.ID] = true
+			if _, ok := tf.Task(r.ID); !ok {
+				errs = append(errs, &regions.Error{File: rel, Line: r.Begin,
+					Msg: fmt.Sprintf("LAB %s region: no task %s in %s", r.ID, r.ID, tasks.Path)})
+			}
+		}
+		hout, replaced, err := regions.Rewrite(rel, src, handOut)
+		if err != nil {
+			errs = appendErr(errs, &other, err)
+			continue
+		}
+		if len(replaced) == 0 {
+			continue
+		}
+		rewritten[rel] = hout
+		todos, _ := regions.Markers(rel, hout)
+		k := 0
+		for _, m := range todos {
+			if m.Kind != regions.Todo || k >= len(replaced) || m.ID != replaced[k].ID {
+				continue
+			}
+			r := replaced[k]
+			res.Replaced = append(res.Replaced, Replaced{ID: r.ID, Title: r.Title,
+				At: Location{rel, r.Begin}, Todo: Location{rel, m.Line}})
+			k++
+		}
+	}
+	taskJSON, _ := os.ReadFile(filepath.Join(repo, filepath.FromSlash(tasks.Path)))
+	for _, l := range tf.Labs {
+		for _, t := range l.Tasks {
+			if !seen[t.ID] {
+				errs = append(errs, &regions.Error{File: tasks.Path, Line: lineOf(taskJSON, `"`+t.ID+`"`),
+					Msg: fmt.Sprintf("task %s (%s) has no LAB %s region in any .go file", t.ID, t.Title, t.ID)})
+			}
+		}
+	}
+	if len(errs) > 0 || len(other) > 0 {
+		errs.Sort()
+		switch {
+		case len(other) == 0:
+			return nil, errs
+		case len(errs) == 0:
+			return nil, errors.Join(other...)
+		}
+		return nil, errors.Join(append([]error{errs}, other...)...)
+	}
+	sort.SliceStable(res.Replaced, func(i, j int) bool {
+		a, b := res.Replaced[i], res.Replaced[j]
+		if a.ID != b.ID {
+			return a.ID < b.ID
+		}
+		if a.At.File != b.At.File {
+			return a.At.File < b.At.File
+		}
+		return a.At.Line < b.At.Line
+	})
+	res.Rewritten = len(rewritten)
+	for _, r := range res.Replaced {
+		fmt.Fprintf(opts.Log, "%s %s\n", r.ID, r.At)
+	}
+
+	// Pass 2: write the copy.
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
+	}
+	for _, rel := range files {
+		n, err := copyFile(repo, out, rel, rewritten[rel])
+		if err != nil {
+			return nil, err
+		}
+		res.Copied += n
+	}
+	md := Markdown(tf, res)
+	if err := os.WriteFile(filepath.Join(out, "HANDOUT.md"), []byte(md), 0o644); err != nil {
+		return nil, err
+	}
+	res.Copied++
+
+	if opts.Verify {
+		for _, args := range [][]string{{"build", "./..."}, {"vet", "./..."}} {
+			if err := runGo(ctx, opts.Go, out, opts.Log, args...); err != nil {
+				return res, fmt.Errorf("verify the handout: %w", err)
+			}
+		}
+	}
+	return res, nil
+}
+
+// appendErr adds a regions.ErrorList to errs and anything else to other.
+func appendErr(errs regions.ErrorList, other *[]error, err error) regions.ErrorList {
+	var list regions.ErrorList
+	if errors.As(err, &list) {
+		return append(errs, list...)
+	}
+	*other = append(*other, err)
+	return errs
+}
+
+// lineOf returns the 1-based line of the first occurrence of s in data, or 0.
+func lineOf(data []byte, s string) int {
+	i := bytes.Index(data, []byte(s))
+	if i < 0 {
+		return 0
+	}
+	return bytes.Count(data[:i], []byte("\n")) + 1
+}
+
+// checkEmpty accepts a directory that does not exist or is empty.
+func checkEmpty(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("output directory: %w", err)
+	case len(entries) > 0:
+		return fmt.Errorf("output directory %s is not empty", dir)
+	}
+	return nil
+}
+
+// listFiles returns the files to copy as slash-separated paths relative to
+// repo, sorted: in a git work tree the tracked and the untracked but not
+// ignored files (git ls-files --cached --others --exclude-standard), else
+// every file of a walk. Never anything under .git or under out.
+func listFiles(ctx context.Context, repo, out string) ([]string, error) {
+	var files []string
+	if isWorkTree(ctx, repo) {
+		cmd := exec.CommandContext(ctx, "git", "-C", repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		b, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("git ls-files: %w: %s", err, strings.TrimSpace(stderr.String()))
+		}
+		for _, f := range strings.Split(string(b), "\x00") {
+			if f != "" {
+				files = append(files, f)
+			}
+		}
+	} else {
+		err := filepath.WalkDir(repo, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && (d.Name() == ".git" || p == out) {
+				return filepath.SkipDir
+			}
+			if d.IsDir() {
+				return nil
+			}
+			rel, err := filepath.Rel(repo, p)
+			if err != nil {
+				return err
+			}
+			files = append(files, filepath.ToSlash(rel))
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list files: %w", err)
+		}
+	}
+	outRel, err := filepath.Rel(repo, out)
+	if err != nil {
+		return nil, err
+	}
+	outRel = filepath.ToSlash(outRel)
+	kept := files[:0]
+	seen := map[string]bool{}
+	for _, f := range files {
+		if seen[f] || f == ".git" || strings.HasPrefix(f, ".git/") || strings.Contains(f, "/.git/") ||
+			f == outRel || strings.HasPrefix(f, outRel+"/") {
+			continue
+		}
+		seen[f] = true
+		kept = append(kept, f)
+	}
+	sort.Strings(kept)
+	return kept, nil
+}
+
+// isWorkTree reports whether dir is inside a git work tree (and git runs).
+func isWorkTree(ctx context.Context, dir string) bool {
+	b, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--is-inside-work-tree").Output()
+	return err == nil && strings.TrimSpace(string(b)) == "true"
+}
+
+// copyFile copies repo/rel to out/rel (data instead of the content when data
+// is not nil), keeping the permission bits and symlinks. It returns how many
+// files it wrote: 0 for a path that is gone or is a directory (a submodule).
+func copyFile(repo, out, rel string, data []byte) (int, error) {
+	src := filepath.Join(repo, filepath.FromSlash(rel))
+	dst := filepath.Join(out, filepath.FromSlash(rel))
+	fi, err := os.Lstat(src)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return 0, err
+	}
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		target, err := os.Readlink(src)
+		if err != nil {
+			return 0, err
+		}
+		return 1, os.Symlink(target, dst)
+	case fi.IsDir() || !fi.Mode().IsRegular():
+		return 0, nil
+	}
+	if data == nil {
+		if data, err = os.ReadFile(src); err != nil {
+			return 0, err
+		}
+	}
+	return 1, os.WriteFile(dst, data, fi.Mode().Perm())
+}
+
+// runGo runs the go command in dir and logs success; a failure carries the
+// command's output.
+func runGo(ctx context.Context, goCmd, dir string, log io.Writer, args ...string) error {
+	var buf bytes.Buffer
+	cmd := exec.CommandContext(ctx, goCmd, args...)
+	cmd.Dir = dir
+	cmd.Stdout = &buf
+	cmd.Stderr = &buf
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, strings.TrimSpace(buf.String()))
+	}
+	fmt.Fprintf(log, "verify: go %s: ok\n", strings.Join(args, " "))
+	return nil
+}
+
+// Markdown returns the HANDOUT.md text: what is to do and how to grade it.
+func Markdown(tf *tasks.File, res *Result) string {
+	var b strings.Builder
+	b.WriteString("# minibox: your homework\n\n")
+	b.WriteString("This copy of minibox has the lesson code with some parts left for you to\n")
+	b.WriteString("write. Each part is a task: in the code it is a comment\n")
+	b.WriteString("`// LAB NN.M TODO: ...` followed by a stub that fails with `lab.Todo(\"NN.M\")`.\n")
+	b.WriteString("Replace the stub with your code. labs/README.md explains how it works.\n\n")
+	todo := map[string][]Location{}
+	for _, r := range res.Replaced {
+		todo[r.ID] = append(todo[r.ID], r.Todo)
+	}
+	b.WriteString("## To do\n\n")
+	for _, id := range res.Labs {
+		l, _ := tf.Lab(id)
+		fmt.Fprintf(&b, "### Lab %s: %s (`%s/`, %d points)\n\n", l.ID, l.Title, l.Dir, l.Points())
+		for _, t := range l.Tasks {
+			var where []string
+			for _, loc := range todo[t.ID] {
+				where = append(where, "`"+loc.String()+"`")
+			}
+			fmt.Fprintf(&b, "- **%s** %s (%d points): %s\n", t.ID, t.Title, t.Points, strings.Join(where, ", "))
+		}
+		b.WriteString("\n")
+	}
+	if len(res.Solved) > 0 {
+		b.WriteString("## Already solved\n\n")
+		b.WriteString("These labs come solved: read their code, later labs build on it.\n\n")
+		for _, id := range res.Solved {
+			l, _ := tf.Lab(id)
+			fmt.Fprintf(&b, "- Lab %s: %s (`%s/`)\n", l.ID, l.Title, l.Dir)
+		}
+		b.WriteString("\n")
+	}
+	first := res.Labs[0]
+	b.WriteString("## Grading\n\n")
+	b.WriteString("Most tests use real kernel features and need root:\n\n")
+	fmt.Fprintf(&b, "    sudo make grade LAB=%s\n\n", first)
+	b.WriteString("runs the tests of lab " + first + " and of every earlier lab, and prints a\n")
+	b.WriteString("scoreboard. A task scores its points only when all its tests pass; a skipped\n")
+	b.WriteString("test counts as failed.\n")
+	return b.String()
+}
