@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -65,6 +66,9 @@ func Init(steps ...Step) {
 	if err != nil {
 		fail(code, err)
 	}
+	if err := unshareCgroupNS(spec); err != nil {
+		fail(125, err)
+	}
 	if spec.Annotations[InitAnnotation] == "true" {
 		code, err := runAsInit(path, spec, errPipe)
 		if err != nil {
@@ -77,6 +81,23 @@ func Init(steps ...Step) {
 	// and the parent reads EOF; on failure we are still here to report it.
 	err = unix.Exec(path, spec.Process.Args, spec.Process.Env)
 	fail(execFailureCode(err), fmt.Errorf("exec %q: %w", spec.Process.Args[0], err))
+}
+
+// unshareCgroupNS gives the command a cgroup namespace rooted at the cgroup
+// it is in now, so that it sees its own cgroup as "/". unshare(2) of a cgroup
+// namespace affects only the calling thread, so the goroutine stays locked to
+// this thread: the execve(2) or fork that follows happens from it, and the
+// command inherits the namespace. The thread is never unlocked; the process
+// is replaced or becomes the reaper.
+func unshareCgroupNS(spec *specs.Spec) error {
+	if !hasNamespace(spec, specs.CgroupNamespace) {
+		return nil
+	}
+	runtime.LockOSThread()
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("init: unshare the cgroup namespace (CLONE_NEWCGROUP): %w", err)
+	}
+	return nil
 }
 
 // readSpec reads the spec that Release writes into the pipe.

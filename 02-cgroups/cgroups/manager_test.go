@@ -1,0 +1,251 @@
+package cgroups
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"minibox/01-namespaces/namespaces"
+	"minibox/internal/testkit"
+)
+
+// The package's test binary doubles as a container init and as the probes
+// that run inside containers.
+func TestMain(m *testing.M) {
+	testkit.MainProgram(m, func() {
+		if namespaces.IsInit() {
+			namespaces.Init()
+		}
+	})
+}
+
+// newManager makes a Manager for a fresh random cgroup under the prefix
+// and destroys it when the test ends.
+func newManager(t *testing.T) Manager {
+	t.Helper()
+	testkit.RequireRoot(t)
+	testkit.NoResidue(t)
+	m, err := New("", fmt.Sprintf("test-%d", rand.Int64()))
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, m.Destroy()) })
+	return m
+}
+
+// readFile reads a file of the cgroup: dir is the controller's directory
+// on v1, the one directory on v2.
+func readFile(t *testing.T, m Manager, controller, file string) string {
+	t.Helper()
+	dir := m.Dirs()[0]
+	if m.Version() == 1 {
+		dir = m.(*v1).dir(controller)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, file))
+	require.NoError(t, err)
+	return strings.TrimSpace(string(b))
+}
+
+func TestManagerWritesTheLimits(t *testing.T) {
+	m := newManager(t)
+	mem := int64(16+rand.IntN(100)) << 20
+	res := int64(4+rand.IntN(10)) << 20
+	shares := uint64(2 + rand.IntN(4000))
+	quota, period := int64(10000+rand.IntN(90000)), uint64(100000)
+	pids := int64(5 + rand.IntN(500))
+	weight := uint16(10 + rand.IntN(990))
+	cpu := strconv.Itoa(rand.IntN(2))
+	dev := testkit.LoopDevice(t, 8<<20)
+	th, err := ParseThrottle(dev + ":" + strconv.Itoa(1+rand.IntN(9)) + "m")
+	require.NoError(t, err)
+	r := &specs.LinuxResources{
+		Memory:  &specs.LinuxMemory{Limit: &mem, Reservation: &res},
+		CPU:     &specs.LinuxCPU{Shares: &shares, Quota: &quota, Period: &period, Cpus: cpu, Mems: "0"},
+		Pids:    &specs.LinuxPids{Limit: &pids},
+		BlockIO: &specs.LinuxBlockIO{Weight: &weight, ThrottleWriteBpsDevice: []specs.LinuxThrottleDevice{th}, ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{th}},
+	}
+	_, err = m.Create(r)
+	require.NoError(t, err)
+	devRate := fmt.Sprintf("%d:%d %d", th.Major, th.Minor, th.Rate)
+
+	if m.Version() == 1 {
+		assert.Equal(t, fmt.Sprint(mem), readFile(t, m, "memory", "memory.limit_in_bytes"))
+		assert.Equal(t, fmt.Sprint(res), readFile(t, m, "memory", "memory.soft_limit_in_bytes"))
+		assert.Equal(t, fmt.Sprint(shares), readFile(t, m, "cpu", "cpu.shares"))
+		assert.Equal(t, fmt.Sprint(quota), readFile(t, m, "cpu", "cpu.cfs_quota_us"))
+		assert.Equal(t, fmt.Sprint(period), readFile(t, m, "cpu", "cpu.cfs_period_us"))
+		assert.Equal(t, cpu, readFile(t, m, "cpuset", "cpuset.cpus"))
+		assert.Equal(t, fmt.Sprint(pids), readFile(t, m, "pids", "pids.max"))
+		assert.Contains(t, readFile(t, m, "blkio", "blkio.throttle.write_bps_device"), devRate)
+		assert.Contains(t, readFile(t, m, "blkio", "blkio.throttle.read_bps_device"), devRate)
+		return
+	}
+	assert.Equal(t, fmt.Sprint(mem), readFile(t, m, "", "memory.max"))
+	assert.Equal(t, fmt.Sprint(res), readFile(t, m, "", "memory.low"))
+	assert.Equal(t, fmt.Sprint(SharesToWeight(shares)), readFile(t, m, "", "cpu.weight"))
+	assert.Equal(t, fmt.Sprintf("%d %d", quota, period), readFile(t, m, "", "cpu.max"))
+	assert.Equal(t, cpu, readFile(t, m, "", "cpuset.cpus"))
+	assert.Equal(t, fmt.Sprint(pids), readFile(t, m, "", "pids.max"))
+	assert.Contains(t, readFile(t, m, "", "io.max"), fmt.Sprintf("%d:%d rbps=%d wbps=%d", th.Major, th.Minor, th.Rate, th.Rate))
+}
+
+func TestManagerRejectsWhatTheKernelRejects(t *testing.T) {
+	testkit.RequireRoot(t)
+	testkit.NoResidue(t)
+	m, err := New("", fmt.Sprintf("test-%d", rand.Int64()))
+	require.NoError(t, err)
+	bad := "4096" // a CPU that does not exist; Flags would have refused it
+	_, err = m.Create(&specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: bad}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "cpuset.cpus", "the error names the file")
+	for _, d := range m.Dirs() {
+		assert.NoDirExists(t, d, "a failed Create leaves nothing behind")
+	}
+}
+
+func TestManagerDestroyKillsEverything(t *testing.T) {
+	m := newManager(t)
+	_, err := m.Create(nil)
+	require.NoError(t, err)
+	var cmds []*exec.Cmd
+	for i := 0; i < 2+rand.IntN(3); i++ {
+		cmd := exec.Command("sleep", "300")
+		require.NoError(t, cmd.Start())
+		cmds = append(cmds, cmd)
+		require.NoError(t, m.Join(cmd.Process.Pid))
+	}
+	require.NoError(t, m.Destroy())
+	for _, cmd := range cmds {
+		err := cmd.Wait()
+		require.Error(t, err)
+		ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+		assert.True(t, ws.Signaled() && ws.Signal() == syscall.SIGKILL, "killed by SIGKILL: %v", err)
+	}
+	for _, d := range m.Dirs() {
+		assert.NoDirExists(t, d)
+	}
+}
+
+// startInCgroup starts args as a container whose init is in m's cgroup
+// before Release, the way Run does it, and returns its exit status.
+func runInCgroup(t *testing.T, m Manager, args ...string) (int, string) {
+	t.Helper()
+	spec, err := namespaces.NewSpec(namespaces.Config{Args: args, Env: os.Environ()})
+	require.NoError(t, err)
+	// No cgroup namespace: the probe should see the real cgroup path.
+	var ns []specs.LinuxNamespace
+	for _, n := range spec.Linux.Namespaces {
+		if n.Type != specs.CgroupNamespace {
+			ns = append(ns, n)
+		}
+	}
+	spec.Linux.Namespaces = ns
+	out, err := os.CreateTemp("", "minibox-out-")
+	require.NoError(t, err)
+	defer os.Remove(out.Name())
+	defer out.Close()
+	code, err := runIn(m, spec, namespaces.Stdio{Stdout: out, Stderr: os.Stderr})
+	require.NoError(t, err)
+	b, err := os.ReadFile(out.Name())
+	require.NoError(t, err)
+	return code, string(b)
+}
+
+func TestRunJoinsBeforeTheCommand(t *testing.T) {
+	m := newManager(t)
+	_, err := m.Create(nil)
+	require.NoError(t, err)
+	code, out := runInCgroup(t, m, "cat", "/proc/self/cgroup")
+	require.Equal(t, 0, code)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	found := 0
+	for _, l := range lines {
+		if strings.HasSuffix(l, ":"+m.Path()) {
+			found++
+		}
+	}
+	assert.NotZero(t, found, "the command already runs in %s: %s", m.Path(), out)
+	if m.Version() == 1 {
+		assert.GreaterOrEqual(t, found, len(m.(*v1).mountsInUse()), "in every hierarchy: %s", out)
+	}
+}
+
+func TestManagerCountsOOMKills(t *testing.T) {
+	m := newManager(t)
+	limit := int64(16+rand.IntN(32)) << 20
+	swap := limit // no swap: the hog cannot escape into it
+	_, err := m.Create(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit, Swap: &swap}})
+	require.NoError(t, err)
+	before, err := m.OOMKills()
+	require.NoError(t, err)
+	assert.Zero(t, before)
+	code, _ := runInCgroup(t, m, testkit.Self(t), "helper", "hog")
+	assert.Equal(t, 137, code, "SIGKILL from the OOM killer")
+	n, err := m.OOMKills()
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), n, "the kernel counted one OOM kill")
+	st, err := m.Stats()
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), st.OOMKills)
+	assert.Equal(t, uint64(limit), st.MemoryLimit)
+	if st.HasMemPeak {
+		assert.InDelta(t, float64(limit), float64(st.MemoryPeak), float64(limit)/10, "it reached its limit")
+	}
+}
+
+func TestCloneIntoCgroup(t *testing.T) {
+	testkit.RequireCgroupVersion(t, 2)
+	m := newManager(t)
+	_, err := m.Create(nil)
+	require.NoError(t, err)
+	dir, err := m.OpenDir()
+	require.NoError(t, err)
+	defer dir.Close()
+	spec, err := namespaces.NewSpec(namespaces.Config{Args: []string{"true"}, Env: os.Environ()})
+	require.NoError(t, err)
+	c, err := namespaces.Start(spec, namespaces.Stdio{}, namespaces.IntoCgroup(int(dir.Fd())))
+	require.NoError(t, err)
+	// Before Release the init has run none of the user's code, and it is
+	// already in the cgroup: clone3 put it there.
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", c.Pid))
+	require.NoError(t, err)
+	assert.Equal(t, "0::"+m.Path(), strings.TrimSpace(string(b)))
+	require.NoError(t, c.Release())
+	code, err := c.Wait()
+	require.NoError(t, err)
+	assert.Equal(t, 0, code)
+}
+
+func TestV1NeedsJoin(t *testing.T) {
+	testkit.RequireCgroupVersion(t, 1)
+	m := newManager(t)
+	_, err := m.Create(nil)
+	require.NoError(t, err)
+	_, err = m.OpenDir()
+	assert.ErrorIs(t, err, ErrNoCloneInto)
+	// A new v1 cpuset starts empty; Create filled it from the parent, or
+	// no process could join.
+	assert.NotEmpty(t, readFile(t, m, "cpuset", "cpuset.cpus"))
+	assert.NotEmpty(t, readFile(t, m, "cpuset", "cpuset.mems"))
+}
+
+func TestDetect(t *testing.T) {
+	testkit.RequireRoot(t)
+	v, err := Detect(DefaultRoot)
+	require.NoError(t, err)
+	want := 1
+	if testkit.Cgroup2() == nil {
+		want = 2
+	}
+	assert.Equal(t, want, v)
+	_, err = Detect("/no/such/dir")
+	assert.Error(t, err)
+}

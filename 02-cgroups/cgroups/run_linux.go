@@ -1,0 +1,88 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"minibox/01-namespaces/namespaces"
+)
+
+// Result is how a container with limits ended.
+type Result struct {
+	ExitCode int
+	Stats    Stats // read from the cgroup after the container exited
+	// OOMKilled: the kernel's OOM killer killed a process of the container.
+	OOMKilled bool
+	// Cleanup is an error met while removing the cgroup; the container
+	// itself has ended as ExitCode says.
+	Cleanup error
+}
+
+// Options say where cgroups live and where warnings go.
+type Options struct {
+	Root string           // cgroup mount root; DefaultRoot when empty
+	Warn func(msg string) // called for each limit this machine cannot apply
+}
+
+// Run runs the container that spec describes inside a new cgroup at
+// spec.Linux.CgroupsPath with spec.Linux.Resources applied, and removes the
+// cgroup afterwards, killing whatever is left in it.
+//
+// The container's init must be in the cgroup before it runs anything of the
+// user's: otherwise a fork bomb could fork outside the pids limit, or a
+// process could allocate memory that is charged to the wrong cgroup, in the
+// window between its start and its move. On v2 we clone it straight into
+// the cgroup (CLONE_INTO_CGROUP); on v1, where that does not exist, we move
+// it in while it still waits for Release.
+func Run(spec *specs.Spec, stdio namespaces.Stdio, opts Options) (*Result, error) {
+	if spec.Linux == nil || spec.Linux.CgroupsPath == "" {
+		return nil, errors.New("the spec names no cgroup (linux.cgroupsPath)")
+	}
+	mgr, err := New(opts.Root, spec.Linux.CgroupsPath)
+	if err != nil {
+		return nil, err
+	}
+	warnings, err := mgr.Create(spec.Linux.Resources)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup %s: %w", mgr.Path(), err)
+	}
+	res := &Result{}
+	defer func() { res.Cleanup = mgr.Destroy() }()
+	for _, w := range warnings {
+		if opts.Warn != nil {
+			opts.Warn(w)
+		}
+	}
+
+	code, err := runIn(mgr, spec, stdio)
+	if err != nil {
+		return res, err
+	}
+	res.ExitCode = code
+	res.Stats, _ = mgr.Stats()
+	res.OOMKilled = res.Stats.OOMKills > 0
+	return res, nil
+}
+
+// runIn starts the container inside mgr's cgroup and waits for it.
+func runIn(mgr Manager, spec *specs.Spec, stdio namespaces.Stdio) (int, error) {
+	dir, err := mgr.OpenDir()
+	if err == nil {
+		defer dir.Close()
+		code, err := namespaces.RunWithHooks(spec, stdio, namespaces.Hooks{
+			StartOptions: []namespaces.StartOption{namespaces.IntoCgroup(int(dir.Fd()))},
+		})
+		// clone3 or CLONE_INTO_CGROUP is missing (Linux < 5.7): fall back.
+		if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.E2BIG) {
+			return code, err
+		}
+	} else if !errors.Is(err, ErrNoCloneInto) {
+		return 0, err
+	}
+	return namespaces.RunWithHooks(spec, stdio, namespaces.Hooks{
+		Created: func(c *namespaces.Container) error { return mgr.Join(c.Pid) },
+	})
+}
