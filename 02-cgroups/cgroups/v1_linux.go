@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -79,13 +80,15 @@ func (m *v1) mountsInUse() []string {
 
 func (m *v1) Create(r *specs.LinuxResources) ([]string, error) {
 	for _, mount := range m.mountsInUse() {
-		var init func(string) error
-		if mount == m.mounts["cpuset"] {
-			init = copyCpuset
-		}
-		if err := mkdirs(mount, m.path, init); err != nil {
+		if err := mkdirs(mount, m.path, nil); err != nil {
 			_ = m.Destroy()
 			return nil, err
+		}
+		if mount == m.mounts["cpuset"] {
+			if err := fillCpusets(mount, m.path); err != nil {
+				_ = m.Destroy()
+				return nil, err
+			}
 		}
 	}
 	warnings, err := m.set(r)
@@ -96,18 +99,27 @@ func (m *v1) Create(r *specs.LinuxResources) ([]string, error) {
 	return warnings, nil
 }
 
-// copyCpuset fills a new v1 cpuset cgroup from its parent: it starts with
-// no CPUs and no memory nodes, and the kernel refuses to add a process to it
-// until both are set.
-func copyCpuset(dir string) error {
-	parent := filepath.Dir(dir)
-	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-		v, err := readString(parent, f)
-		if err != nil {
-			return fmt.Errorf("read %s of %s: %w", f, parent, err)
-		}
-		if err := writeFile(dir, f, v); err != nil {
-			return err
+// fillCpusets fills every level of a new v1 cpuset path from its parent,
+// top down: a new cpuset cgroup starts with no CPUs and no memory nodes, the
+// kernel refuses to add a process to it until both are set, and a child's
+// set must lie within its parent's. Levels already filled (by us or by a
+// container started at the same moment) are left as they are.
+func fillCpusets(mount, p string) error {
+	dir := mount
+	for _, part := range strings.Split(strings.Trim(p, "/"), "/") {
+		parent := dir
+		dir = filepath.Join(dir, part)
+		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+			if v, err := readString(dir, f); err == nil && v != "" {
+				continue
+			}
+			v, err := readString(parent, f)
+			if err != nil {
+				return fmt.Errorf("read %s of %s: %w", f, parent, err)
+			}
+			if err := writeFile(dir, f, v); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -124,6 +124,27 @@ func runProbe(name string, args []string) int {
 		_ = unix.Stat(arg(0), &st)
 		fmt.Println("uid", st.Uid, "gid", st.Gid, "euid", os.Geteuid())
 		return 0
+	case "forks": // start up to args[0] sleeping children; then say how many, and wait
+		// A shell is no good here: dash and busybox sh exit when fork fails.
+		started, failed := 0, 0
+		var kids []*exec.Cmd
+		for i := 0; i < num(0); i++ {
+			cmd := exec.Command("sleep", "60")
+			if err := cmd.Start(); err != nil {
+				failed++
+				continue
+			}
+			started++
+			kids = append(kids, cmd)
+		}
+		fmt.Println("started", started, "failed", failed)
+		fmt.Println("ready")
+		waitLine()
+		for _, k := range kids {
+			_ = k.Process.Kill()
+			_ = k.Wait()
+		}
+		return 0
 	case "hog": // allocate and touch memory, 1 MiB at a time, until killed
 		fmt.Println("ready")
 		var keep [][]byte

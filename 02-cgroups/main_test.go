@@ -1,0 +1,269 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"minibox/02-cgroups/cgroups"
+	"minibox/internal/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.MainProgram(m, main) }
+
+func rootTest(t *testing.T) {
+	t.Helper()
+	testkit.RequireRoot(t)
+	testkit.NoResidue(t)
+}
+
+// cgroupDir finds, from the host, the directory of a running container's
+// cgroup for controller (v1) or the one directory (v2), through the
+// /proc/PID/cgroup of its init as the host sees it.
+func cgroupDir(t *testing.T, pid int, controller string) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	require.NoError(t, err)
+	v2 := testkit.Cgroup2() == nil
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(l, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if v2 && parts[0] == "0" {
+			return filepath.Join(cgroups.DefaultRoot, parts[2])
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			if !v2 && c == controller {
+				dir := filepath.Join(cgroups.DefaultRoot, controller, parts[2])
+				if _, err := os.Stat(dir); err != nil { // co-mounted, e.g. cpu,cpuacct
+					dir = filepath.Join(cgroups.DefaultRoot, parts[1], parts[2])
+				}
+				return dir
+			}
+		}
+	}
+	t.Fatalf("no %s cgroup for PID %d in %s", controller, pid, b)
+	return ""
+}
+
+func read(t *testing.T, dir, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, file))
+	require.NoError(t, err)
+	return strings.TrimSpace(string(b))
+}
+
+// cpuTime reads the cgroup's own CPU accounting.
+func cpuTime(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	if testkit.Cgroup2() == nil {
+		for _, l := range strings.Split(read(t, cgroupDir(t, pid, ""), "cpu.stat"), "\n") {
+			if v, ok := strings.CutPrefix(l, "usage_usec "); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				require.NoError(t, err)
+				return time.Duration(n) * time.Microsecond
+			}
+		}
+		t.Fatal("no usage_usec in cpu.stat")
+	}
+	n, err := strconv.ParseInt(read(t, cgroupDir(t, pid, "cpuacct"), "cpuacct.usage"), 10, 64)
+	require.NoError(t, err)
+	return time.Duration(n)
+}
+
+func TestMemoryLimitOOMKills(t *testing.T) {
+	rootTest(t)
+	mib := 24 + rand.IntN(40)
+	r := testkit.Program(t, "", "run", "-m", fmt.Sprintf("%dm", mib), "--memory-swap", fmt.Sprintf("%dm", mib), "--",
+		testkit.Self(t), "helper", "hog")
+	assert.Equal(t, 137, r.Code, "killed by SIGKILL: %s", r.Stderr)
+	assert.Contains(t, r.Stderr, fmt.Sprintf("OOM-killed: memory limit %dMiB", mib), "reported from the kernel's counter")
+	assert.NotContains(t, r.Stdout, "survived", "the hog never got its 4 GiB")
+
+	// The same program without a limit is not killed: the limit did it.
+	r = testkit.Program(t, "", "run", "--", "sh", "-c", "exit 0")
+	assert.Equal(t, 0, r.Code)
+}
+
+func TestPidsLimit(t *testing.T) {
+	rootTest(t)
+	n := 5 + rand.IntN(10)
+	b := testkit.StartProgram(t, "run", "--pids-limit", strconv.Itoa(n), "--", testkit.Self(t), "helper", "forks", "40")
+	assert.Contains(t, b.Line(), "failed ", "some forks failed")
+	require.Equal(t, "ready", b.Line())
+	dir := cgroupDir(t, b.InitPID(), "pids")
+	assert.Equal(t, strconv.Itoa(n), read(t, dir, "pids.max"))
+	assert.Equal(t, strconv.Itoa(n), read(t, dir, "pids.current"), "the loop filled the cgroup to its limit and no further")
+	events := read(t, dir, "pids.events")
+	assert.NotEqual(t, "max 0", events, "the kernel refused forks: %s", events)
+	assert.Equal(t, 0, b.Wait())
+}
+
+func TestCPUsLimit(t *testing.T) {
+	rootTest(t)
+	b := testkit.StartProgram(t, "run", "--cpus", "0.5", "--", testkit.Self(t), "helper", "busy", "2s")
+	require.Equal(t, "ready", b.Line())
+	require.Equal(t, "done true", b.Line())
+	used := cpuTime(t, b.InitPID())
+	// 2s of wall time at half a CPU is 1s of CPU, give or take 25%.
+	assert.InDelta(t, 1.0, used.Seconds(), 0.25, "CPU time used: %v", used)
+	assert.Equal(t, 0, b.Wait())
+}
+
+func TestCpusetCpus(t *testing.T) {
+	rootTest(t)
+	online, err := os.ReadFile("/sys/devices/system/cpu/online")
+	require.NoError(t, err)
+	cpus, err := cgroups.ParseList(string(online))
+	require.NoError(t, err)
+	var ids []int
+	for id := range cpus {
+		ids = append(ids, id)
+	}
+	cpu := strconv.Itoa(ids[rand.IntN(len(ids))])
+	r := testkit.Program(t, "", "run", "--cpuset-cpus", cpu, "--", testkit.Self(t), "helper", "status", "Cpus_allowed_list")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Equal(t, "Cpus_allowed_list "+cpu+"\n", r.Stdout)
+}
+
+func TestCPUSharesSplitOneCPU(t *testing.T) {
+	rootTest(t)
+	// Two busy containers on the same CPU: the scheduler splits that CPU by
+	// their weights, 1024:512.
+	start := func(shares string) *testkit.Box {
+		b := testkit.StartProgram(t, "run", "--cpuset-cpus", "0", "--cpu-shares", shares, "--",
+			testkit.Self(t), "helper", "busy", "3s", "wait-go")
+		require.Equal(t, "ready", b.Line())
+		return b
+	}
+	big, small := start("1024"), start("512")
+	big.Send("go")
+	small.Send("go")
+	require.Equal(t, "done true", big.Line())
+	bigUsed := cpuTime(t, big.InitPID())
+	smallUsed := cpuTime(t, small.InitPID())
+	require.Equal(t, "done true", small.Line())
+	ratio := bigUsed.Seconds() / smallUsed.Seconds()
+	assert.InDelta(t, 2.0, ratio, 0.5, "CPU split %v : %v", bigUsed, smallUsed)
+	assert.Equal(t, 0, big.Wait())
+	assert.Equal(t, 0, small.Wait())
+}
+
+func TestDeviceWriteBps(t *testing.T) {
+	rootTest(t)
+	dev := testkit.LoopDevice(t, 16<<20)
+	// 3 MiB at 1 MiB/s takes about 3 seconds; unthrottled, milliseconds.
+	r := testkit.Program(t, "", "run", "--device-write-bps", dev+":1mb", "--", testkit.Self(t), "helper", "dd", dev, "3")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	secs, err := strconv.ParseFloat(strings.TrimPrefix(strings.TrimSpace(r.Stdout), "seconds "), 64)
+	require.NoError(t, err, r.Stdout)
+	rate := 3.0 / secs // MiB/s
+	assert.Less(t, rate, 1.5, "the write was throttled to about 1 MiB/s, took %.2fs", secs)
+
+	r = testkit.Program(t, "", "run", "--", testkit.Self(t), "helper", "dd", dev, "3")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	secs, err = strconv.ParseFloat(strings.TrimPrefix(strings.TrimSpace(r.Stdout), "seconds "), 64)
+	require.NoError(t, err)
+	assert.Less(t, secs, 1.0, "without the limit the same write is fast")
+}
+
+func TestLimitsAreWrittenAndReadBack(t *testing.T) {
+	rootTest(t)
+	dev := testkit.LoopDevice(t, 8<<20)
+	b := testkit.StartProgram(t, "run", "-m", "64m", "--memory-swap", "-1", "--memory-reservation", "16m",
+		"-c", "512", "--cpu-period", "50000", "--cpu-quota", "25000", "--pids-limit", "77",
+		"--device-read-bps", dev+":2mb", "--", "sh", "-c", "echo ready; read x; exit 0")
+	require.Equal(t, "ready", b.Line())
+	pid := b.InitPID()
+	var maj, min uint32
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(dev, &st))
+	maj, min = unix.Major(st.Rdev), unix.Minor(st.Rdev)
+	if testkit.Cgroup2() == nil {
+		dir := cgroupDir(t, pid, "")
+		assert.Equal(t, strconv.Itoa(64<<20), read(t, dir, "memory.max"))
+		assert.Equal(t, strconv.Itoa(16<<20), read(t, dir, "memory.low"))
+		if _, err := os.Stat(filepath.Join(dir, "memory.swap.max")); err == nil {
+			assert.Equal(t, "max", read(t, dir, "memory.swap.max"))
+		}
+		assert.Equal(t, "20", read(t, dir, "cpu.weight"))
+		assert.Equal(t, "25000 50000", read(t, dir, "cpu.max"))
+		assert.Equal(t, "77", read(t, dir, "pids.max"))
+		assert.Contains(t, read(t, dir, "io.max"), fmt.Sprintf("%d:%d rbps=%d", maj, min, 2<<20))
+	} else {
+		mem := cgroupDir(t, pid, "memory")
+		assert.Equal(t, strconv.Itoa(64<<20), read(t, mem, "memory.limit_in_bytes"))
+		assert.Equal(t, strconv.Itoa(16<<20), read(t, mem, "memory.soft_limit_in_bytes"))
+		if _, err := os.Stat(filepath.Join(mem, "memory.memsw.limit_in_bytes")); err == nil {
+			assert.Equal(t, strconv.FormatInt(math.MaxInt64/4096*4096, 10), read(t, mem, "memory.memsw.limit_in_bytes"), "-1: unlimited")
+		}
+		cpu := cgroupDir(t, pid, "cpu")
+		assert.Equal(t, "512", read(t, cpu, "cpu.shares"))
+		assert.Equal(t, "50000", read(t, cpu, "cpu.cfs_period_us"))
+		assert.Equal(t, "25000", read(t, cpu, "cpu.cfs_quota_us"))
+		assert.Equal(t, "77", read(t, cgroupDir(t, pid, "pids"), "pids.max"))
+		assert.Equal(t, fmt.Sprintf("%d:%d %d", maj, min, 2<<20), read(t, cgroupDir(t, pid, "blkio"), "blkio.throttle.read_bps_device"))
+	}
+	assert.Equal(t, 0, b.Wait())
+}
+
+func TestBadValuesChangeNothing(t *testing.T) {
+	rootTest(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-m", "1x"}, `invalid --memory "1x"`},
+		{[]string{"--cpus", "-1"}, `invalid --cpus "-1"`},
+		{[]string{"--cpuset-cpus", "99"}, `invalid --cpuset-cpus "99"`},
+		{[]string{"--memory-swap", "1g"}, "set a memory limit"},
+		{[]string{"--pids-limit", "many"}, `invalid argument "many"`},
+		{[]string{"--device-write-bps", "/dev/null:1m"}, "not a block device"},
+		{[]string{"--blkio-weight", "5"}, "--blkio-weight"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			args := append(append([]string{"run"}, tt.args...), "--", "true")
+			r := testkit.Program(t, "", args...)
+			assert.Equal(t, 125, r.Code)
+			assert.Contains(t, r.Stderr, tt.want)
+		})
+	}
+}
+
+func TestStats(t *testing.T) {
+	rootTest(t)
+	n := 4 + rand.IntN(6)
+	r := testkit.Program(t, "", "run", "--stats", "--pids-limit", strconv.Itoa(n), "--",
+		testkit.Self(t), "helper", "forks", "20")
+	assert.Contains(t, r.Stderr, fmt.Sprintf("pids peak %d (limit %d)", n, n), "the peak comes from the cgroup's counter")
+	assert.Contains(t, r.Stderr, "OOM kills 0")
+}
+
+func TestInterruptCleansUp(t *testing.T) {
+	rootTest(t) // the residue check proves the cgroup is gone
+	b := testkit.StartProgram(t, "run", "--init", "-m", "64m", "--pids-limit", "20", "--",
+		"sh", "-c", "sleep 100 & sleep 100 & echo ready; wait")
+	require.Equal(t, "ready", b.Line())
+	require.NoError(t, b.Cmd.Process.Signal(unix.SIGINT))
+	assert.Equal(t, 130, b.Wait(), "Ctrl-C reached the command through our init")
+}
+
+func TestDemo(t *testing.T) {
+	rootTest(t)
+	r := testkit.Program(t, "", "demo")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Contains(t, r.Stdout, "OOM kills 1")
+	assert.Contains(t, r.Stdout, "pids peak 10 (limit 10)")
+}
