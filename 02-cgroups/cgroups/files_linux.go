@@ -113,13 +113,23 @@ func OOMKillCount(text string) (uint64, error) {
 }
 
 // drain kills every process in the cgroup at dir and waits until none is
-// left, so that the directory can be removed.
-func drain(dir string) error {
+// left, so that the directory can be removed. thaw, when not nil, is called
+// once every process has been sent SIGKILL: v1 freezes the cgroup first, so
+// that nothing can fork during the kill, and a frozen process dies only once
+// thawed.
+func drain(dir string, thaw func() error) error {
 	// LAB 02.4 BEGIN: kill everything in the cgroup, wait until it is empty
 	if exists(dir, "cgroup.kill") {
 		// v2 since Linux 5.14: one write kills the whole subtree, and no
 		// process can fork its way out in between.
 		if err := writeFile(dir, "cgroup.kill", "1"); err != nil {
+			return err
+		}
+	} else if err := killAll(dir); err != nil {
+		return err
+	}
+	if thaw != nil {
+		if err := thaw(); err != nil {
 			return err
 		}
 	}
@@ -135,17 +145,29 @@ func drain(dir string) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("cgroup %s: processes %v survived SIGKILL for 10s", dir, pids)
 		}
-		for _, pid := range pids {
-			// ESRCH: it died between the read and the kill.
-			if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
-				return fmt.Errorf("kill %d in %s: %w", pid, dir, err)
-			}
+		if err := killAll(dir); err != nil {
+			return err
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	// LAB 02.4 END
 	// LAB 02.4 STUB: lab.Warn("02.4")
 	// LAB 02.4 STUB: return nil
+}
+
+// killAll sends SIGKILL to every process listed in the cgroup at dir.
+func killAll(dir string) error {
+	pids, err := readPids(dir)
+	if err != nil {
+		return err
+	}
+	for _, pid := range pids {
+		// ESRCH: it died between the read and the kill.
+		if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("kill %d in %s: %w", pid, dir, err)
+		}
+	}
+	return nil
 }
 
 func readPids(dir string) ([]int, error) {

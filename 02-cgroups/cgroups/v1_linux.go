@@ -11,7 +11,6 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 // v1 is the driver for the legacy layout: one hierarchy per controller, so
@@ -308,26 +307,22 @@ func (m *v1) OOMKills() (uint64, error) {
 }
 
 // Destroy kills everything in the cgroup and removes its directories. It
-// first freezes the cgroup and sends SIGKILL to everything in it, so that no
-// process can fork while we go through the list; a frozen process dies only
-// once thawed, so it thaws before waiting.
+// freezes the cgroup first, so that no process can fork while we go through
+// the list.
 func (m *v1) Destroy() error {
 	var errs []error
+	dirs := m.Dirs()
 	if freezer := m.dir("freezer"); freezer != "" && exists(freezer, "freezer.state") {
 		if err := freeze(freezer, "FROZEN"); err != nil {
 			errs = append(errs, err)
 		}
-		if pids, err := readPids(freezer); err == nil {
-			for _, pid := range pids {
-				_ = unix.Kill(pid, unix.SIGKILL)
-			}
-		}
-		if err := writeFile(freezer, "freezer.state", "THAWED"); err != nil {
+		thaw := func() error { return writeFile(freezer, "freezer.state", "THAWED") }
+		if err := drain(freezer, thaw); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	for _, d := range m.Dirs() {
-		if err := drain(d); err != nil {
+	for _, d := range dirs {
+		if err := drain(d, nil); err != nil {
 			errs = append(errs, err)
 		}
 	}

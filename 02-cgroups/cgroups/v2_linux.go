@@ -209,7 +209,7 @@ func (m *v2) OOMKills() (uint64, error) {
 // Destroy kills everything in the cgroup (cgroup.kill, or SIGKILL to each
 // process on kernels before 5.14) and removes the directory.
 func (m *v2) Destroy() error {
-	if err := drain(m.dir()); err != nil {
+	if err := drain(m.dir(), nil); err != nil {
 		return err
 	}
 	return rmdirs(m.root, m.path)
