@@ -31,5 +31,6 @@ fmt:
 
 bench: ## start-time benchmarks, each against its reference tool in the same run
 	bench/01-namespaces.sh
+	bench/02-cgroups.sh
 
 include labs/labs.mk
