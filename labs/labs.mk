@@ -3,7 +3,7 @@
 #
 #   make handout [OUT=handout] [FROM=01]   the student copy, built and vetted
 #   sudo make grade [LAB=NN]               the scoreboard (+ grade-report.json)
-#   sudo make labs-check                   reference 100%, handout 0%
+#   sudo make labs-check                   reference 100%, handout 0%, each task 0 on its own stub
 
 GO ?= go
 OUT ?= handout
@@ -18,5 +18,5 @@ handout: ## the student copy in $(OUT)/: labs $(FROM) and later to do, earlier o
 grade: ## grade lab $(LAB) and every earlier lab (all labs without LAB); writes grade-report.json
 	$(GO) run ./labs/cmd/grade $(if $(LAB),-lab $(LAB)) -json grade-report.json
 
-labs-check: ## the reference scores 100%, the handout builds and scores 0 on every task
+labs-check: ## the reference scores 100%, the handout builds and scores 0, each task scores 0 on its own stub
 	labs/check.sh

@@ -214,6 +214,36 @@ func TestHandoutAndGrade(t *testing.T) {
 		assert.Contains(t, strings.Join(rep.Labs[0].Tasks[0].Tests[0].Output, "\n"), "calc_test.go:8: Add(2, 3) = 0, LAB 01.1")
 	})
 
+	t.Run("each task scores 0 on its own stub", func(t *testing.T) {
+		for _, tc := range []struct {
+			task   string
+			lab    string
+			others map[string]int // the other tasks of the lab: solved, so full points
+		}{
+			{"01.1", "01", map[string]int{"01.2": 40}},
+			{"01.2", "01", map[string]int{"01.1": 60}},
+			{"02.1", "02", nil},
+		} {
+			out := filepath.Join(t.TempDir(), "handout")
+			var log bytes.Buffer
+			res, err := handout.Generate(ctx, handout.Options{Repo: ref, Out: out, Only: []string{tc.task}, Verify: true, Log: &log})
+			require.NoError(t, err, log.String())
+			assert.Equal(t, []string{tc.task}, res.Tasks)
+
+			tf, err := tasks.Load(out)
+			require.NoError(t, err)
+			rep, err := grade.Run(ctx, tf, grade.Options{Repo: out, Lab: tc.lab, OnlyLab: true, Run: grade.GoTest("go")})
+			require.NoError(t, err)
+			require.Len(t, rep.Labs, 1, "only lab %s is graded", tc.lab)
+			require.NoError(t, rep.ExpectZeroTask(tc.task))
+			for _, ts := range rep.Labs[0].Tasks {
+				if ts.ID != tc.task {
+					assert.Equal(t, tc.others[ts.ID], ts.Points, "%s with only %s stubbed", ts.ID, tc.task)
+				}
+			}
+		}
+	})
+
 	t.Run("a handout from lab 02 keeps lab 01 solved", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "handout")
 		_, err := handout.Generate(ctx, handout.Options{Repo: ref, Out: out, From: "02", Verify: true})

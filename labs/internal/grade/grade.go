@@ -37,6 +37,7 @@ type Runner func(ctx context.Context, dir, pkg string, tests []string, timeout t
 type Options struct {
 	Repo    string        // the module root holding labs/tasks.json; "" means "."
 	Lab     string        // grade this lab and every earlier one; "" means all labs
+	OnlyLab bool          // grade only Lab, not the earlier labs (needs Lab)
 	Timeout time.Duration // go test -timeout per package; 0 means DefaultTimeout
 	Run     Runner        // nil means GoTest("go")
 	Log     io.Writer     // progress lines; nil discards them
@@ -44,7 +45,8 @@ type Options struct {
 
 // Report is the outcome of grading.
 type Report struct {
-	Lab       string     `json:"lab,omitempty"` // the lab asked for; "" means all
+	Lab       string     `json:"lab,omitempty"`      // the lab asked for; "" means all
+	OnlyLab   bool       `json:"only_lab,omitempty"` // only Lab was graded, not the earlier labs
 	Labs      []LabScore `json:"labs"`
 	Points    int        `json:"points"`
 	MaxPoints int        `json:"max_points"`
@@ -105,6 +107,12 @@ func Run(ctx context.Context, tf *tasks.File, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.OnlyLab {
+		if opts.Lab == "" {
+			return nil, errors.New("grade only one lab: which one? (OnlyLab needs Lab)")
+		}
+		labs = labs[len(labs)-1:] // UpTo ends with Lab itself
+	}
 
 	// One go test per package, covering every test of the selected tasks.
 	var pkgs []string
@@ -147,7 +155,7 @@ func Run(ctx context.Context, tf *tasks.File, opts Options) (*Report, error) {
 			counts[0], counts[1], counts[2], counts[3], time.Since(start).Round(100*time.Millisecond))
 	}
 
-	rep := &Report{Lab: opts.Lab}
+	rep := &Report{Lab: opts.Lab, OnlyLab: opts.OnlyLab}
 	for _, l := range labs {
 		ls := LabScore{ID: l.ID, Title: l.Title}
 		for _, t := range l.Tasks {
@@ -306,4 +314,38 @@ func (r *Report) ExpectZero(lab string) error {
 			lab, strings.Join(bad, ", "))
 	}
 	return nil
+}
+
+// ExpectZeroTask returns an error unless the task was graded and scored 0.
+// It is the check on a handout where only this task is a stub (handout
+// -only): the task's own tests must fail on its stub. The other tasks'
+// scores are not judged.
+func (r *Report) ExpectZeroTask(id string) error {
+	for _, l := range r.Labs {
+		for _, t := range l.Tasks {
+			if t.ID != id {
+				continue
+			}
+			if t.Points != 0 {
+				return fmt.Errorf("expected 0 points for task %s on its stub, but it scores %d/%d: "+
+					"its tests (%d/%d passed) do not notice that %s is missing, so they grade nothing of it",
+					id, t.Points, t.MaxPoints, t.Passed, t.Total, id)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("task %s was not graded", id)
+}
+
+// Others returns "ID points/max" for every graded task but id, in order.
+func (r *Report) Others(id string) []string {
+	var out []string
+	for _, l := range r.Labs {
+		for _, t := range l.Tasks {
+			if t.ID != id {
+				out = append(out, fmt.Sprintf("%s %d/%d", t.ID, t.Points, t.MaxPoints))
+			}
+		}
+	}
+	return out
 }

@@ -111,6 +111,61 @@ func TestRunSelectsLabs(t *testing.T) {
 	assert.ErrorContains(t, err, `no lab "09"`)
 }
 
+func TestRunOnlyLab(t *testing.T) {
+	tf := loadTasks(t)
+	fake := newFake()
+	rep, err := Run(context.Background(), tf, Options{Lab: "02", OnlyLab: true, Run: fake.run})
+	require.NoError(t, err)
+	require.Len(t, rep.Labs, 1, "lab 01 is not graded")
+	assert.Equal(t, "02", rep.Labs[0].ID)
+	assert.True(t, rep.OnlyLab)
+	require.Len(t, fake.calls, 1, "only lab 02's package runs")
+	assert.Contains(t, fake.calls[0], "./02-b ^(TestGone)$")
+	assert.Equal(t, 10, rep.MaxPoints)
+
+	rep, err = Run(context.Background(), tf, Options{Lab: "01", OnlyLab: true, Run: newFake().run})
+	require.NoError(t, err)
+	require.Len(t, rep.Labs, 1)
+	assert.Equal(t, "01", rep.Labs[0].ID)
+
+	_, err = Run(context.Background(), tf, Options{OnlyLab: true, Run: newFake().run})
+	assert.ErrorContains(t, err, "OnlyLab needs Lab")
+	_, err = Run(context.Background(), tf, Options{Lab: "09", OnlyLab: true, Run: newFake().run})
+	assert.ErrorContains(t, err, `no lab "09"`)
+}
+
+func TestExpectZeroTask(t *testing.T) {
+	tf := loadTasks(t)
+	all, err := Run(context.Background(), tf, Options{Run: newFake().run})
+	require.NoError(t, err)
+	only02, err := Run(context.Background(), tf, Options{Lab: "02", OnlyLab: true, Run: newFake().run})
+	require.NoError(t, err)
+
+	for _, tc := range []struct {
+		rep  *Report
+		task string
+		err  string // "" means the expectation holds
+	}{
+		{all, "01.1", "expected 0 points for task 01.1 on its stub, but it scores 25/25: its tests (2/2 passed) do not notice"},
+		{all, "01.2", ""}, // one of its two tests passes: no points, as expected
+		{all, "01.3", ""}, // skipped
+		{all, "02.1", ""}, // missing
+		{all, "07.1", "task 07.1 was not graded"},
+		{only02, "02.1", ""},
+		{only02, "01.2", "task 01.2 was not graded"},
+	} {
+		err := tc.rep.ExpectZeroTask(tc.task)
+		if tc.err == "" {
+			assert.NoError(t, err, tc.task)
+		} else {
+			assert.ErrorContains(t, err, tc.err, tc.task)
+		}
+	}
+	// The other tasks' scores are only reported.
+	assert.Equal(t, []string{"01.1 25/25", "01.3 0/50", "02.1 0/10"}, all.Others("01.2"))
+	assert.Empty(t, only02.Others("02.1"))
+}
+
 func TestRunTestNotFound(t *testing.T) {
 	tf, err := tasks.Parse([]byte(`{"labs": [{"id": "01", "dir": "01-a", "title": "A", "tasks": [
 		{"id": "01.1", "title": "one", "points": 1, "tests": [{"package": "./01-a", "run": ["TestTypo"]}]}]}]}`))

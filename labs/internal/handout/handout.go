@@ -23,13 +23,24 @@ import (
 
 // Options says what to hand out and where.
 type Options struct {
-	Repo   string    // the reference repository (module root); "" means "."
-	Out    string    // the handout directory; must not exist or be empty
-	From   string    // first lab to hand out, e.g. "02"; "" means the first lab
+	Repo string // the reference repository (module root); "" means "."
+	Out  string // the handout directory; must not exist or be empty
+	From string // first lab to hand out, e.g. "02"; "" means the first lab
+	// Only, when not empty, hands out exactly these tasks ("01.2"): their
+	// regions become stubs and every other region stays solved. It is how
+	// labs/check.sh proves that a task's tests fail on its own stub. It
+	// cannot be combined with From.
+	Only   []string
 	Verify bool      // run go build ./... and go vet ./... in Out
 	Go     string    // the go command; "" means "go"
 	Log    io.Writer // one line per replaced region, verify output; nil discards it
 }
+
+// Excluded are the top-level folders of the reference repository that the
+// handout never gets (besides .git): .ci is the reference's own CI, which
+// checks the homework machinery and would fail in a student copy. The
+// handout has no CI of its own (see labs/README.md, GitHub Classroom).
+var Excluded = []string{".ci"}
 
 // Location is a place in a file, with a slash-separated path relative to the
 // repository root.
@@ -51,8 +62,9 @@ type Replaced struct {
 
 // Result is what Generate did.
 type Result struct {
-	Labs      []string   // ids of the labs handed out (their regions replaced)
-	Solved    []string   // ids of the earlier labs, left solved
+	Labs      []string   // ids of the labs handed out (some or all of their tasks to do)
+	Solved    []string   // ids of the labs left solved (with -from, the earlier labs)
+	Tasks     []string   // ids of the tasks handed out (their regions replaced), in tasks.json order
 	Replaced  []Replaced // by task id, then file and line
 	Copied    int        // files written to Out, HANDOUT.md included
 	Rewritten int        // files whose regions were replaced
@@ -93,22 +105,10 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	from := opts.From
-	if from == "" {
-		from = tf.Labs[0].ID
+	res, handOut, err := selectTasks(tf, opts.From, opts.Only)
+	if err != nil {
+		return nil, err
 	}
-	if _, ok := tf.Lab(from); !ok {
-		return nil, fmt.Errorf("-from %s: no such lab in %s (have %s)", from, tasks.Path, strings.Join(tf.LabIDs(), ", "))
-	}
-	res := &Result{}
-	for _, id := range tf.LabIDs() {
-		if id >= from {
-			res.Labs = append(res.Labs, id)
-		} else {
-			res.Solved = append(res.Solved, id)
-		}
-	}
-	handOut := func(taskID string) bool { return tasks.LabOf(taskID) >= from }
 
 	files, err := listFiles(ctx, repo, out)
 	if err != nil {
@@ -227,6 +227,70 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	return res, nil
 }
 
+// selectTasks decides what is handed out: the labs from `from` on, or
+// exactly the tasks of only. It returns a Result with Labs, Solved and Tasks
+// filled in, and the predicate for regions.Rewrite.
+func selectTasks(tf *tasks.File, from string, only []string) (*Result, func(taskID string) bool, error) {
+	res := &Result{}
+	set := map[string]bool{}
+	switch {
+	case len(only) > 0 && from != "":
+		return nil, nil, errors.New("-from and -only do not go together: -only names every task to hand out")
+	case len(only) > 0:
+		var errs []error
+		for _, id := range only {
+			if _, ok := tf.Task(id); ok {
+				set[id] = true
+				continue
+			}
+			var have []string
+			if l, ok := tf.Lab(tasks.LabOf(id)); ok {
+				for _, t := range l.Tasks {
+					have = append(have, t.ID)
+				}
+			} else {
+				have = tf.LabIDs()
+				for i := range have {
+					have[i] = "lab " + have[i]
+				}
+			}
+			errs = append(errs, fmt.Errorf("-only %q: no such task in %s (have %s)", id, tasks.Path, strings.Join(have, ", ")))
+		}
+		if len(errs) > 0 {
+			return nil, nil, errors.Join(errs...)
+		}
+	default:
+		if from == "" {
+			from = tf.Labs[0].ID
+		}
+		if _, ok := tf.Lab(from); !ok {
+			return nil, nil, fmt.Errorf("-from %s: no such lab in %s (have %s)", from, tasks.Path, strings.Join(tf.LabIDs(), ", "))
+		}
+		for _, l := range tf.Labs {
+			for _, t := range l.Tasks {
+				if l.ID >= from {
+					set[t.ID] = true
+				}
+			}
+		}
+	}
+	for _, l := range tf.Labs {
+		n := 0
+		for _, t := range l.Tasks {
+			if set[t.ID] {
+				res.Tasks = append(res.Tasks, t.ID)
+				n++
+			}
+		}
+		if n > 0 {
+			res.Labs = append(res.Labs, l.ID)
+		} else {
+			res.Solved = append(res.Solved, l.ID)
+		}
+	}
+	return res, func(taskID string) bool { return set[taskID] }, nil
+}
+
 // appendErr adds a regions.ErrorList to errs and anything else to other.
 func appendErr(errs regions.ErrorList, other *[]error, err error) regions.ErrorList {
 	var list regions.ErrorList
@@ -263,7 +327,8 @@ func checkEmpty(dir string) error {
 // listFiles returns the files to copy as slash-separated paths relative to
 // repo, sorted: in a git work tree the tracked and the untracked but not
 // ignored files (git ls-files --cached --others --exclude-standard), else
-// every file of a walk. Never anything under .git or under out.
+// every file of a walk. Never anything under .git, under out or under an
+// Excluded folder.
 func listFiles(ctx context.Context, repo, out string) ([]string, error) {
 	var files []string
 	if isWorkTree(ctx, repo) {
@@ -310,7 +375,7 @@ func listFiles(ctx context.Context, repo, out string) ([]string, error) {
 	seen := map[string]bool{}
 	for _, f := range files {
 		if seen[f] || f == ".git" || strings.HasPrefix(f, ".git/") || strings.Contains(f, "/.git/") ||
-			f == outRel || strings.HasPrefix(f, outRel+"/") {
+			f == outRel || strings.HasPrefix(f, outRel+"/") || excluded(f) {
 			continue
 		}
 		seen[f] = true
@@ -318,6 +383,16 @@ func listFiles(ctx context.Context, repo, out string) ([]string, error) {
 	}
 	sort.Strings(kept)
 	return kept, nil
+}
+
+// excluded reports whether rel is in one of the Excluded top-level folders.
+func excluded(rel string) bool {
+	for _, dir := range Excluded {
+		if rel == dir || strings.HasPrefix(rel, dir+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // isWorkTree reports whether dir is inside a git work tree (and git runs).
@@ -387,16 +462,28 @@ func Markdown(tf *tasks.File, res *Result) string {
 	for _, r := range res.Replaced {
 		todo[r.ID] = append(todo[r.ID], r.Todo)
 	}
+	handedOut := map[string]bool{}
+	for _, id := range res.Tasks {
+		handedOut[id] = true
+	}
 	b.WriteString("## To do\n\n")
 	for _, id := range res.Labs {
 		l, _ := tf.Lab(id)
 		fmt.Fprintf(&b, "### Lab %s: %s (`%s/`, %d points)\n\n", l.ID, l.Title, l.Dir, l.Points())
+		var solved []string
 		for _, t := range l.Tasks {
+			if !handedOut[t.ID] {
+				solved = append(solved, t.ID)
+				continue
+			}
 			var where []string
 			for _, loc := range todo[t.ID] {
 				where = append(where, "`"+loc.String()+"`")
 			}
 			fmt.Fprintf(&b, "- **%s** %s (%d points): %s\n", t.ID, t.Title, t.Points, strings.Join(where, ", "))
+		}
+		if len(solved) > 0 {
+			fmt.Fprintf(&b, "\nThese tasks of lab %s come solved: %s.\n", l.ID, strings.Join(solved, ", "))
 		}
 		b.WriteString("\n")
 	}

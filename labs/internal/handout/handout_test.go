@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -92,6 +93,7 @@ func fakeRepo(t *testing.T) string {
 		"scripts/run.sh":    "#!/bin/sh\n",
 		"internal/x/x.go":   "package x\n",
 		"internal/x/doc.md": "docs\n",
+		".ci/run":           "#!/bin/sh\nlabs/check.sh\n",
 	})
 	require.NoError(t, os.Chmod(filepath.Join(root, "scripts/run.sh"), 0o755))
 	require.NoError(t, os.Symlink("run.sh", filepath.Join(root, "scripts/link.sh")))
@@ -143,6 +145,7 @@ func Two() error {
 	assert.Equal(t, "package x\n", read(t, filepath.Join(out, "internal/x/x.go")))
 	assert.NoDirExists(t, filepath.Join(out, ".git"))
 	assert.NoDirExists(t, filepath.Join(out, "sub/.git"))
+	assert.NoDirExists(t, filepath.Join(out, ".ci"), "the reference's CI is not handed out")
 	fi, err := os.Stat(filepath.Join(out, "scripts/run.sh"))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o755), fi.Mode().Perm())
@@ -155,7 +158,7 @@ func Two() error {
 	assert.Contains(t, md, "- **01.1** one (50 points): `01-a/a.go:7`")
 	assert.Contains(t, md, "sudo make grade LAB=01")
 	assert.NotContains(t, md, "Already solved")
-	assert.Equal(t, 10, res.Copied) // 9 files + a symlink - .git files + HANDOUT.md
+	assert.Equal(t, 10, res.Copied) // 10 files + a symlink - .git and .ci files + HANDOUT.md
 }
 
 func TestGenerateFrom(t *testing.T) {
@@ -176,6 +179,88 @@ func TestGenerateFrom(t *testing.T) {
 
 	_, err = Generate(context.Background(), Options{Repo: repo, Out: t.TempDir(), From: "05"})
 	assert.ErrorContains(t, err, "-from 05: no such lab")
+}
+
+// TestGenerateOnly: -only stubs exactly the named tasks; every other region,
+// of any lab, stays solved byte for byte.
+func TestGenerateOnly(t *testing.T) {
+	stubA1 := "\t// LAB 01.1 TODO: return one\n\treturn 0, lab.Todo(\"01.1\")\n"
+	stubA2 := "\t// LAB 01.2 TODO: make an error\n\treturn lab.Todo(\"01.2\")\n"
+	stubB := "\t// LAB 02.1 TODO: return three\n\treturn 0\n"
+	for _, tc := range []struct {
+		name     string
+		only     []string
+		from     string
+		replaced []string // task ids of the replaced regions
+		tasks    []string // Result.Tasks
+		labs     []string
+		solved   []string
+		a, b     []string // stubs expected in 01-a/a.go, 02-b/b.go; none means the file is untouched
+		md       []string // in HANDOUT.md
+		err      string
+	}{
+		{name: "first task", only: []string{"01.1"}, replaced: []string{"01.1"}, tasks: []string{"01.1"},
+			labs: []string{"01"}, solved: []string{"02"}, a: []string{stubA1},
+			md: []string{"- **01.1** one (50 points): `01-a/a.go:", "These tasks of lab 01 come solved: 01.2.", "- Lab 02: B (`02-b/`)"}},
+		{name: "second task", only: []string{"01.2"}, replaced: []string{"01.2"}, tasks: []string{"01.2"},
+			labs: []string{"01"}, solved: []string{"02"}, a: []string{stubA2},
+			md: []string{"- **01.2** two", "These tasks of lab 01 come solved: 01.1."}},
+		{name: "a later lab, the earlier stays solved", only: []string{"02.1"}, replaced: []string{"02.1"}, tasks: []string{"02.1"},
+			labs: []string{"02"}, solved: []string{"01"}, b: []string{stubB}},
+		{name: "tasks of two labs, any order, duplicates", only: []string{"02.1", "01.2", "02.1"},
+			replaced: []string{"01.2", "02.1"}, tasks: []string{"01.2", "02.1"},
+			labs: []string{"01", "02"}, a: []string{stubA2}, b: []string{stubB}},
+		{name: "every task of a lab is like -from", only: []string{"01.2", "01.1"}, replaced: []string{"01.1", "01.2"},
+			tasks: []string{"01.1", "01.2"}, labs: []string{"01"}, solved: []string{"02"}, a: []string{stubA1, stubA2}},
+		{name: "unknown task", only: []string{"01.1", "01.9"},
+			err: `-only "01.9": no such task in labs/tasks.json (have 01.1, 01.2)`},
+		{name: "a lab is not a task", only: []string{"02"},
+			err: `-only "02": no such task in labs/tasks.json (have 02.1)`},
+		{name: "unknown lab", only: []string{"07.1", ""},
+			err: `-only "07.1": no such task in labs/tasks.json (have lab 01, lab 02)` + "\n" +
+				`-only "": no such task in labs/tasks.json (have lab 01, lab 02)`},
+		{name: "not with -from", only: []string{"01.1"}, from: "01", err: "-from and -only do not go together: -only names every task to hand out"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := fakeRepo(t)
+			out := filepath.Join(t.TempDir(), "handout")
+			res, err := Generate(context.Background(), Options{Repo: repo, Out: out, Only: tc.only, From: tc.from})
+			if tc.err != "" {
+				require.Error(t, err)
+				assert.Equal(t, tc.err, err.Error())
+				assert.NoDirExists(t, out)
+				return
+			}
+			require.NoError(t, err)
+			var ids []string
+			for _, r := range res.Replaced {
+				ids = append(ids, r.ID)
+			}
+			assert.Equal(t, tc.replaced, ids)
+			assert.Equal(t, tc.tasks, res.Tasks)
+			assert.Equal(t, tc.labs, res.Labs)
+			assert.Equal(t, tc.solved, res.Solved)
+			for _, f := range []struct {
+				name, ref string
+				stubs     []string
+			}{{"01-a/a.go", fileA, tc.a}, {"02-b/b.go", fileB, tc.b}} {
+				got := read(t, filepath.Join(out, f.name))
+				if len(f.stubs) == 0 {
+					assert.Equal(t, f.ref, got, "%s stays solved", f.name)
+					continue
+				}
+				for _, stub := range f.stubs {
+					assert.Contains(t, got, stub)
+				}
+				assert.Equal(t, len(f.stubs), strings.Count(got, " TODO: "), "%s: only the selected regions are stubs", f.name)
+				assert.Equal(t, strings.Count(f.ref, " BEGIN: ")-len(f.stubs), strings.Count(got, " BEGIN: "), "%s: the other regions stay, markers and all", f.name)
+			}
+			md := read(t, filepath.Join(out, "HANDOUT.md"))
+			for _, want := range tc.md {
+				assert.Contains(t, md, want)
+			}
+		})
+	}
 }
 
 func TestGenerateMarkerErrors(t *testing.T) {
@@ -238,7 +323,7 @@ func TestGenerateGitCheckout(t *testing.T) {
 		"debug.log":         "noise",
 		"untracked/new.txt": "new, not ignored",
 	})
-	for _, args := range [][]string{{"init", "-q"}, {"add", "go.mod", "labs", "01-a", "02-b", ".gitignore"}} {
+	for _, args := range [][]string{{"init", "-q"}, {"add", "go.mod", "labs", "01-a", "02-b", ".gitignore", ".ci"}} {
 		cmd := exec.Command("git", args...)
 		cmd.Dir = repo
 		out, err := cmd.CombinedOutput()
@@ -253,4 +338,5 @@ func TestGenerateGitCheckout(t *testing.T) {
 	assert.NoFileExists(t, filepath.Join(out, "bin/minibox"), "ignored")
 	assert.NoFileExists(t, filepath.Join(out, "debug.log"), "ignored")
 	assert.NoDirExists(t, filepath.Join(out, ".git"))
+	assert.NoDirExists(t, filepath.Join(out, ".ci"), "tracked, but the reference's CI is not handed out")
 }
