@@ -62,6 +62,9 @@ func Init(steps ...Step) {
 			fail(125, err)
 		}
 	}
+	if err := chdir(spec); err != nil {
+		fail(125, err)
+	}
 	path, code, err := lookPath(spec.Process.Args[0], spec.Process.Env)
 	if err != nil {
 		fail(code, err)
@@ -136,13 +139,21 @@ func setup(spec *specs.Spec) error {
 			return fmt.Errorf("init: %w", err)
 		}
 	}
-	if cwd := spec.Process.Cwd; cwd != "" {
-		if err := os.Chdir(cwd); err != nil {
-			if hasNamespace(spec, specs.UserNamespace) && errors.Is(err, unix.EACCES) {
-				return fmt.Errorf("init: change to the working directory: %w (root in a user namespace is an unprivileged user on the host and may not enter it: cd to a directory everyone may read, such as /tmp)", err)
-			}
-			return fmt.Errorf("init: change to the working directory: %w", err)
+	return nil
+}
+
+// chdir enters the command's working directory. It runs after the later
+// lessons' steps, which may have changed the root.
+func chdir(spec *specs.Spec) error {
+	cwd := spec.Process.Cwd
+	if cwd == "" {
+		return nil
+	}
+	if err := os.Chdir(cwd); err != nil {
+		if hasNamespace(spec, specs.UserNamespace) && errors.Is(err, unix.EACCES) {
+			return fmt.Errorf("init: change to the working directory: %w (root in a user namespace is an unprivileged user on the host and may not enter it: cd to a directory everyone may read, such as /tmp)", err)
 		}
+		return fmt.Errorf("init: change to the working directory: %w", err)
 	}
 	return nil
 }
