@@ -34,3 +34,4 @@ bench: ## start-time benchmarks, each against its reference tool in the same run
 	bench/02-cgroups.sh
 
 include labs/labs.mk
+include vm/vm.mk

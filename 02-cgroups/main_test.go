@@ -93,9 +93,14 @@ func TestMemoryLimitBites(t *testing.T) {
 	// The same hog under a larger limit gets further: the limit decides.
 	b := testkit.StartProgram(t, "run", "-m", "1g", "--", testkit.Self(t), "helper", "hog")
 	require.Equal(t, "ready", b.Line())
-	time.Sleep(300 * time.Millisecond)
-	usage := cgroupMemory(t, b.InitPID())
-	assert.Greater(t, usage, uint64(mib)<<20, "under -m 1g the hog passed %d MiB", mib)
+	pid := b.InitPID()
+	var usage uint64
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if usage = cgroupMemory(t, pid); usage > uint64(2*mib)<<20 {
+			break
+		}
+	}
+	assert.Greater(t, usage, uint64(2*mib)<<20, "under -m 1g the hog passed twice the %d MiB that killed it before", mib)
 	require.NoError(t, unix.Kill(b.InitPID(), unix.SIGKILL))
 	assert.Equal(t, 137, b.Wait())
 }
@@ -145,15 +150,34 @@ func TestPidsLimit(t *testing.T) {
 	assert.Equal(t, 0, b.Wait())
 }
 
+// measure repeats a CPU-time measurement up to three times until it lands
+// within tolerance of want. CPU time over wall time is a timing measurement:
+// a host busy with other work (or a VM whose clock jumps) can spoil one
+// attempt, while a limit that does not work spoils every attempt.
+func measure(t *testing.T, want, tolerance float64, what string, f func() float64) {
+	t.Helper()
+	var got []float64
+	for i := 0; i < 3; i++ {
+		v := f()
+		if math.Abs(v-want) <= tolerance {
+			return
+		}
+		got = append(got, v)
+	}
+	t.Errorf("%s: want %.2f ± %.2f, measured %.2f in three attempts", what, want, tolerance, got)
+}
+
 func TestCPUsLimit(t *testing.T) {
 	rootTest(t)
-	b := testkit.StartProgram(t, "run", "--cpus", "0.5", "--", testkit.Self(t), "helper", "busy", "2s")
-	require.Equal(t, "ready", b.Line())
-	require.Equal(t, "done true", b.Line())
-	used := cpuTime(t, b.InitPID())
 	// 2s of wall time at half a CPU is 1s of CPU, give or take 25%.
-	assert.InDelta(t, 1.0, used.Seconds(), 0.25, "CPU time used: %v", used)
-	assert.Equal(t, 0, b.Wait())
+	measure(t, 1.0, 0.25, "CPU seconds of a 2s busy loop under --cpus 0.5", func() float64 {
+		b := testkit.StartProgram(t, "run", "--cpus", "0.5", "--", testkit.Self(t), "helper", "busy", "2s")
+		require.Equal(t, "ready", b.Line())
+		require.Equal(t, "done true", b.Line())
+		used := cpuTime(t, b.InitPID())
+		assert.Equal(t, 0, b.Wait())
+		return used.Seconds()
+	})
 }
 
 func TestCpusetCpus(t *testing.T) {
@@ -182,17 +206,18 @@ func TestCPUSharesSplitOneCPU(t *testing.T) {
 		require.Equal(t, "ready", b.Line())
 		return b
 	}
-	big, small := start("1024"), start("512")
-	big.Send("go")
-	small.Send("go")
-	require.Equal(t, "done true", big.Line())
-	bigUsed := cpuTime(t, big.InitPID())
-	smallUsed := cpuTime(t, small.InitPID())
-	require.Equal(t, "done true", small.Line())
-	ratio := bigUsed.Seconds() / smallUsed.Seconds()
-	assert.InDelta(t, 2.0, ratio, 0.5, "CPU split %v : %v", bigUsed, smallUsed)
-	assert.Equal(t, 0, big.Wait())
-	assert.Equal(t, 0, small.Wait())
+	measure(t, 2.0, 0.5, "CPU split of shares 1024:512", func() float64 {
+		big, small := start("1024"), start("512")
+		big.Send("go")
+		small.Send("go")
+		require.Equal(t, "done true", big.Line())
+		bigUsed := cpuTime(t, big.InitPID())
+		smallUsed := cpuTime(t, small.InitPID())
+		require.Equal(t, "done true", small.Line())
+		assert.Equal(t, 0, big.Wait())
+		assert.Equal(t, 0, small.Wait())
+		return bigUsed.Seconds() / smallUsed.Seconds()
+	})
 }
 
 func TestDeviceWriteBps(t *testing.T) {

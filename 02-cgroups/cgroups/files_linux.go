@@ -225,16 +225,19 @@ func mkdirsOnce(mount, p string, init func(dir string) error) error {
 // container uses it any more, the shared prefix directory above it.
 func rmdirs(mount, p string) error {
 	dir := joinRoot(mount, p)
+	// A killed task leaves cgroup.procs before it has fully exited (a large
+	// process takes a while to free its memory); until then rmdir says
+	// EBUSY. Wait up to 10s, checking often at first.
 	var err error
-	for try := 0; try < 100; try++ {
+	for wait, deadline := time.Millisecond, time.Now().Add(10*time.Second); ; wait = min(2*wait, 100*time.Millisecond) {
 		if err = unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
 			err = nil
 			break
 		}
-		if !errors.Is(err, unix.EBUSY) {
+		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(10 * time.Millisecond) // the last task is still exiting
+		time.Sleep(wait)
 	}
 	if err != nil {
 		return fmt.Errorf("remove cgroup %s: %w", dir, err)
