@@ -20,18 +20,10 @@ import (
 
 func TestMain(m *testing.M) { testkit.MainProgram(m, main) }
 
-// rootTest is how every test here starts: it needs root, and it must leave
-// the host as it found it.
-func rootTest(t *testing.T) {
-	t.Helper()
-	testkit.RequireRoot(t)
-	testkit.NoResidue(t)
-}
-
 func randomHostname() string { return fmt.Sprintf("box-%06x", rand.IntN(1<<24)) }
 
 func TestRunIsolatesNamespaces(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	name := randomHostname()
 	hostBefore, err := os.Hostname()
 	require.NoError(t, err)
@@ -65,7 +57,7 @@ func TestRunIsolatesNamespaces(t *testing.T) {
 }
 
 func TestRunPID1SeesOnlyItsProcesses(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	r := testkit.Program(t, "", "run", "--", testkit.Self(t), "helper", "pids")
 	require.Equal(t, 0, r.Code, r.Stderr)
 	got := testkit.Facts(r.Stdout)
@@ -74,7 +66,7 @@ func TestRunPID1SeesOnlyItsProcesses(t *testing.T) {
 }
 
 func TestRunMountsStayInside(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	// Make a mount point that is *shared*, as / is on every systemd host:
 	// a mount under it propagates to every copy, unless the container made
 	// its mounts private first.
@@ -96,7 +88,7 @@ func TestRunMountsStayInside(t *testing.T) {
 }
 
 func TestRunExitStatus(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	for _, code := range []int{0, 1 + rand.IntN(254), 1 + rand.IntN(254)} {
 		t.Run(fmt.Sprintf("exit %d", code), func(t *testing.T) {
 			r := testkit.Program(t, "", "run", "--", "sh", "-c", fmt.Sprintf("exit %d", code))
@@ -112,7 +104,7 @@ func TestRunExitStatus(t *testing.T) {
 }
 
 func TestRunStdio(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	word := fmt.Sprintf("hello-%d", rand.Int64())
 	r := testkit.Program(t, word+"\n", "run", "--", "sh", "-c", "read x; echo out-$x; echo err-$x >&2")
 	require.Equal(t, 0, r.Code, r.Stderr)
@@ -121,7 +113,7 @@ func TestRunStdio(t *testing.T) {
 }
 
 func TestRunForwardsSignals(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	for _, sig := range []unix.Signal{unix.SIGTERM, unix.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			code := 1 + rand.IntN(100)
@@ -136,7 +128,7 @@ func TestRunForwardsSignals(t *testing.T) {
 }
 
 func TestInitForwardsSignals(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	sigs := []unix.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM}
 	sig := sigs[rand.IntN(len(sigs))]
 	// Without --init, `sleep` as PID 1 would ignore the signal: the kernel
@@ -149,7 +141,7 @@ func TestInitForwardsSignals(t *testing.T) {
 }
 
 func TestInitReapsZombies(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	n := 2 + rand.IntN(3)
 	code := rand.IntN(100)
 	// Without --init the probe is PID 1 and never waits for the orphans
@@ -164,7 +156,7 @@ func TestInitReapsZombies(t *testing.T) {
 }
 
 func TestPID1ExitKillsTheNamespace(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	b := testkit.StartProgram(t, "run", "--", "sh", "-c", "sleep 300 & sleep 300 & echo ready; read x; exit 0")
 	require.Equal(t, "ready", b.Line())
 	ns, err := namespaces.NSInode(strconv.Itoa(b.InitPID()), "pid")
@@ -175,7 +167,7 @@ func TestPID1ExitKillsTheNamespace(t *testing.T) {
 }
 
 func TestRunNestsPIDNamespaces(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	b := testkit.StartProgram(t, "run", "--", testkit.Self(t), "run", "--", "sh", "-c", "echo $$; read x; exit 0")
 	require.Equal(t, "1", b.Line(), "the inner command is PID 1 of its own namespace")
 	outer := b.InitPID() // the inner runtime, PID 1 of the outer namespace
@@ -213,7 +205,7 @@ func parentNS(t *testing.T, pid int) uint64 {
 }
 
 func TestRunIsolatesIPC(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	key := 0x4d420000 + rand.IntN(1<<16)
 	id, err := unix.SysvShmGet(key, 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
 	require.NoError(t, err)
@@ -232,7 +224,7 @@ func TestRunIsolatesIPC(t *testing.T) {
 }
 
 func TestRunUserNamespace(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	testkit.Require(t, "user namespaces", testkit.UserNS)
 	hostID := 100000 + 65536*rand.IntN(100)
 	dir, err := os.MkdirTemp("", "minibox-userns-")
@@ -261,7 +253,7 @@ func TestRunUserNamespace(t *testing.T) {
 }
 
 func TestRunErrors(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	t.Run("no command", func(t *testing.T) {
 		r := testkit.Program(t, "", "run")
 		assert.Equal(t, 125, r.Code)
@@ -304,7 +296,7 @@ func TestRunErrors(t *testing.T) {
 }
 
 func TestNSCommand(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	b := testkit.StartProgram(t, "run", "--", "sh", "-c", "echo ready; read x; exit 0")
 	require.Equal(t, "ready", b.Line())
 	pid := b.InitPID()
@@ -338,7 +330,7 @@ func TestNSCommand(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	r := testkit.Program(t, "", "demo")
 	require.Equal(t, 0, r.Code, r.Stderr)
 	for _, want := range []string{"my PID", "minibox-demo", "network links"} {
@@ -347,7 +339,7 @@ func TestDemo(t *testing.T) {
 }
 
 func TestThirdInterruptKills(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	// sleep as PID 1 has no handler: the first two SIGINTs are dropped by
 	// the kernel, the third makes the runtime kill the container.
 	b := testkit.StartProgram(t, "run", "--", "sleep", "60")

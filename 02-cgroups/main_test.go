@@ -21,12 +21,6 @@ import (
 
 func TestMain(m *testing.M) { testkit.MainProgram(m, main) }
 
-func rootTest(t *testing.T) {
-	t.Helper()
-	testkit.RequireRoot(t)
-	testkit.NoResidue(t)
-}
-
 // cgroupDir finds, from the host, the directory of a running container's
 // cgroup for controller (v1) or the one directory (v2), through the
 // /proc/PID/cgroup of its init as the host sees it.
@@ -83,7 +77,7 @@ func cpuTime(t *testing.T, pid int) time.Duration {
 }
 
 func TestMemoryLimitBites(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	mib := 24 + rand.IntN(40)
 	r := testkit.Program(t, "", "run", "-m", fmt.Sprintf("%dm", mib), "--memory-swap", fmt.Sprintf("%dm", mib), "--",
 		testkit.Self(t), "helper", "hog")
@@ -120,7 +114,7 @@ func cgroupMemory(t *testing.T, pid int) uint64 {
 }
 
 func TestOOMIsReported(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	mib := 24 + rand.IntN(40)
 	r := testkit.Program(t, "", "run", "-m", fmt.Sprintf("%dm", mib), "--memory-swap", fmt.Sprintf("%dm", mib), "--stats", "--",
 		testkit.Self(t), "helper", "hog")
@@ -137,7 +131,7 @@ func TestOOMIsReported(t *testing.T) {
 }
 
 func TestPidsLimit(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	n := 5 + rand.IntN(10)
 	b := testkit.StartProgram(t, "run", "--pids-limit", strconv.Itoa(n), "--", testkit.Self(t), "helper", "forks", "40")
 	assert.Contains(t, b.Line(), "failed ", "some forks failed")
@@ -168,7 +162,7 @@ func measure(t *testing.T, want, tolerance float64, what string, f func() float6
 }
 
 func TestCPUsLimit(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	// 2s of wall time at half a CPU is 1s of CPU, give or take 25%.
 	measure(t, 1.0, 0.25, "CPU seconds of a 2s busy loop under --cpus 0.5", func() float64 {
 		b := testkit.StartProgram(t, "run", "--cpus", "0.5", "--", testkit.Self(t), "helper", "busy", "2s")
@@ -181,7 +175,7 @@ func TestCPUsLimit(t *testing.T) {
 }
 
 func TestCpusetCpus(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	online, err := os.ReadFile("/sys/devices/system/cpu/online")
 	require.NoError(t, err)
 	cpus, err := cgroups.ParseList(string(online))
@@ -197,7 +191,7 @@ func TestCpusetCpus(t *testing.T) {
 }
 
 func TestCPUSharesSplitOneCPU(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	// Two busy containers on the same CPU: the scheduler splits that CPU by
 	// their weights, 1024:512.
 	start := func(shares string) *testkit.Box {
@@ -221,7 +215,7 @@ func TestCPUSharesSplitOneCPU(t *testing.T) {
 }
 
 func TestDeviceWriteBps(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	dev := testkit.LoopDevice(t, 16<<20)
 	// 3 MiB at 1 MiB/s takes about 3 seconds; unthrottled, milliseconds.
 	r := testkit.Program(t, "", "run", "--device-write-bps", dev+":1mb", "--", testkit.Self(t), "helper", "dd", dev, "3")
@@ -239,7 +233,7 @@ func TestDeviceWriteBps(t *testing.T) {
 }
 
 func TestLimitsAreWrittenAndReadBack(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	dev := testkit.LoopDevice(t, 8<<20)
 	b := testkit.StartProgram(t, "run", "-m", "64m", "--memory-swap", "-1", "--memory-reservation", "16m",
 		"-c", "512", "--cpu-period", "50000", "--cpu-quota", "25000", "--pids-limit", "77",
@@ -279,7 +273,7 @@ func TestLimitsAreWrittenAndReadBack(t *testing.T) {
 }
 
 func TestBadValuesChangeNothing(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	tests := []struct {
 		args []string
 		want string
@@ -303,7 +297,7 @@ func TestBadValuesChangeNothing(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	n := 4 + rand.IntN(6)
 	r := testkit.Program(t, "", "run", "--stats", "--pids-limit", strconv.Itoa(n), "--",
 		testkit.Self(t), "helper", "forks", "20")
@@ -312,7 +306,7 @@ func TestStats(t *testing.T) {
 }
 
 func TestInterruptCleansUp(t *testing.T) {
-	rootTest(t) // the residue check proves the cgroup is gone
+	testkit.Root(t) // the residue check proves the cgroup is gone
 	b := testkit.StartProgram(t, "run", "--init", "-m", "64m", "--pids-limit", "20", "--",
 		"sh", "-c", "sleep 100 & sleep 100 & echo ready; wait")
 	require.Equal(t, "ready", b.Line())
@@ -321,7 +315,7 @@ func TestInterruptCleansUp(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
-	rootTest(t)
+	testkit.Root(t)
 	r := testkit.Program(t, "", "demo")
 	require.Equal(t, 0, r.Code, r.Stderr)
 	assert.Contains(t, r.Stdout, "OOM kills 1")

@@ -57,6 +57,13 @@ func Init(steps ...Step) {
 	if err := setup(spec); err != nil {
 		fail(125, err)
 	}
+	// Before the later lessons' steps: the last of them drops
+	// CAP_SYS_ADMIN, which unshare(CLONE_NEWCGROUP) needs, and a cgroup
+	// mount made by a step then already shows the namespaced view. The init
+	// is in its cgroup by now: Release comes after lesson 02 placed it.
+	if err := unshareCgroupNS(spec); err != nil {
+		fail(125, err)
+	}
 	for _, step := range steps {
 		if err := step(spec); err != nil {
 			fail(125, err)
@@ -68,9 +75,6 @@ func Init(steps ...Step) {
 	path, code, err := lookPath(spec.Process.Args[0], spec.Process.Env)
 	if err != nil {
 		fail(code, err)
-	}
-	if err := unshareCgroupNS(spec); err != nil {
-		fail(125, err)
 	}
 	if spec.Annotations[InitAnnotation] == "true" {
 		code, err := runAsInit(path, spec, errPipe)

@@ -114,7 +114,8 @@ func Start(spec *specs.Spec, stdio Stdio, opts ...StartOption) (*Container, erro
 	// A new cgroup namespace takes as its root the cgroup its creator is in
 	// at that moment. Made at clone time, that would be *our* cgroup, and a
 	// later lesson moves the init into the container's own cgroup only
-	// after clone. So the init makes it itself, last, once it is in place.
+	// after clone. So the init makes it itself, after Release, once it is
+	// in place.
 	flags &^= unix.CLONE_NEWCGROUP
 	// The init is this same program. We hand it over as an open file rather
 	// than a path: with a user namespace the init runs as an unprivileged

@@ -170,6 +170,18 @@ func killAll(dir string) error {
 	return nil
 }
 
+// pidsStats reads the pids controller's peak and limit, which have the
+// same files on v1 and v2. pids.peak is missing before Linux 6.1.
+func pidsStats(dir string, s *Stats) {
+	var err error
+	if s.PidsPeak, err = readUint(dir, "pids.peak"); err == nil {
+		s.HasPidsPeak = true
+	}
+	if l, err := readUint(dir, "pids.max"); err == nil && l < 1<<62 {
+		s.PidsLimit = int64(l)
+	}
+}
+
 func readPids(dir string) ([]int, error) {
 	s, err := readString(dir, "cgroup.procs")
 	if err != nil {
@@ -236,6 +248,10 @@ func rmdirs(mount, p string) error {
 		}
 		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
 			break
+		}
+		if pids, _ := readPids(dir); len(pids) > 0 {
+			err = fmt.Errorf("%w: processes %v are still in it", err, pids)
+			break // not exiting: nobody killed them
 		}
 		time.Sleep(wait)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/assert"
@@ -115,20 +116,46 @@ func TestManagerDestroyKillsEverything(t *testing.T) {
 	m := newManager(t)
 	_, err := m.Create(nil)
 	require.NoError(t, err)
-	var cmds []*exec.Cmd
+	type proc struct {
+		cmd  *exec.Cmd
+		dead chan struct{} // closed once Wait returned
+	}
+	var procs []proc
 	for i := 0; i < 2+rand.IntN(3); i++ {
-		cmd := exec.Command("sleep", "300")
-		require.NoError(t, cmd.Start())
-		cmds = append(cmds, cmd)
-		require.NoError(t, m.Join(cmd.Process.Pid))
+		p := proc{exec.Command("sleep", "300"), make(chan struct{})}
+		require.NoError(t, p.cmd.Start())
+		go func() { _ = p.cmd.Wait(); close(p.dead) }()
+		procs = append(procs, p)
+		require.NoError(t, m.Join(p.cmd.Process.Pid))
 	}
-	require.NoError(t, m.Destroy())
-	for _, cmd := range cmds {
-		err := cmd.Wait()
-		require.Error(t, err)
-		ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
-		assert.True(t, ws.Signaled() && ws.Signal() == syscall.SIGKILL, "killed by SIGKILL: %v", err)
+	// Whatever Destroy did, the test ends the processes it started (a
+	// frozen v1 cgroup is thawed first, or they could not die) before the
+	// manager's own cleanup runs, so that nothing stays behind.
+	t.Cleanup(func() {
+		if m.Version() == 1 {
+			_ = writeFile(m.(*v1).dir("freezer"), "freezer.state", "THAWED")
+		}
+		for _, p := range procs {
+			_ = p.cmd.Process.Kill()
+			select {
+			case <-p.dead:
+			case <-time.After(10 * time.Second):
+				t.Errorf("could not end process %d", p.cmd.Process.Pid)
+			}
+		}
+	})
+	err = m.Destroy()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, p := range procs {
+		select {
+		case <-p.dead:
+			ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+			assert.True(t, ws.Signaled() && ws.Signal() == syscall.SIGKILL, "killed by SIGKILL: %v", ws)
+		case <-time.After(time.Until(deadline)):
+			t.Errorf("process %d still runs after Destroy", p.cmd.Process.Pid)
+		}
 	}
+	require.NoError(t, err)
 	for _, d := range m.Dirs() {
 		assert.NoDirExists(t, d)
 	}

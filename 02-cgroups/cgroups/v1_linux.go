@@ -283,12 +283,7 @@ func (m *v1) Stats() (Stats, error) {
 		}
 	}
 	if d := m.dir("pids"); d != "" {
-		if s.PidsPeak, err = readUint(d, "pids.peak"); err == nil {
-			s.HasPidsPeak = true
-		}
-		if l, err := readUint(d, "pids.max"); err == nil && l < 1<<62 {
-			s.PidsLimit = int64(l)
-		}
+		pidsStats(d, &s)
 	}
 	s.OOMKills, _ = m.OOMKills()
 	return s, nil

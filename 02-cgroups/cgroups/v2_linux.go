@@ -188,12 +188,7 @@ func (m *v2) Stats() (Stats, error) {
 	if st, err := readKeyed(dir, "cpu.stat"); err == nil {
 		s.CPUTime = time.Duration(st["usage_usec"]) * time.Microsecond
 	}
-	if s.PidsPeak, err = readUint(dir, "pids.peak"); err == nil {
-		s.HasPidsPeak = true
-	}
-	if l, err := readUint(dir, "pids.max"); err == nil && l < 1<<62 {
-		s.PidsLimit = int64(l)
-	}
+	pidsStats(dir, &s)
 	s.OOMKills, _ = m.OOMKills()
 	return s, nil
 }
