@@ -1,0 +1,96 @@
+package rootfs
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Root's power is split into about forty capabilities (capabilities(7)).
+// A process holds five sets of them:
+//
+//   - bounding: the most any later execve(2) can give; it only shrinks;
+//   - permitted: what the thread may turn on;
+//   - effective: what the kernel checks right now;
+//   - inheritable and ambient: what passes through execve(2), the ambient
+//     set even into a program without file capabilities run by a non-root
+//     user.
+//
+// At execve(2) a root process gets its bounding set (plus inheritable) as
+// permitted and effective; a non-root one gets only its ambient set. That is
+// why Docker's default, with the same list as bounding, effective and
+// permitted and no ambient set, gives root in the container exactly that
+// list and a non-root user nothing.
+
+// capByName maps "CAP_NET_ADMIN" to the library's value.
+var capByName = func() map[string]capability.Cap {
+	m := map[string]capability.Cap{}
+	for _, c := range capability.ListKnown() {
+		m[capName(c)] = c
+	}
+	return m
+}()
+
+// capName spells a capability as the spec does: CAP_NET_ADMIN.
+func capName(c capability.Cap) string { return "CAP_" + strings.ToUpper(c.String()) }
+
+// AllCapabilities returns every capability in this process's bounding set,
+// as `docker run --privileged` grants them. It is not every capability the
+// kernel knows: a runtime that is itself confined (here the bounding set
+// lacks CAP_SYS_RESOURCE) cannot give what it does not hold, and asking for
+// it would fail the container's start.
+func AllCapabilities() []string {
+	var out []string
+	supported, err := capability.ListSupported()
+	if err != nil {
+		supported = capability.ListKnown()
+	}
+	for _, c := range supported {
+		if ok, err := capability.GetBound(c); err == nil && ok {
+			out = append(out, capName(c))
+		}
+	}
+	return out
+}
+
+// capsFor turns the spec's capability lists into the library's sets, for
+// this thread. A capability the kernel does not know is skipped, as runc
+// does; one the runtime does not hold in its own bounding set is an error.
+func capsFor(lc *specs.LinuxCapabilities) (capability.Capabilities, error) {
+	c, err := capability.NewPid2(0)
+	if err != nil {
+		return nil, fmt.Errorf("rootfs: capabilities: %w", err)
+	}
+	last, err := capability.LastCap()
+	if err != nil {
+		return nil, fmt.Errorf("rootfs: capabilities: %w", err)
+	}
+	c.Clear(capability.BOUNDING | capability.CAPS | capability.AMBIENT)
+	for _, set := range []struct {
+		which capability.CapType
+		names []string
+	}{
+		{capability.BOUNDING, lc.Bounding},
+		{capability.EFFECTIVE, lc.Effective},
+		{capability.PERMITTED, lc.Permitted},
+		{capability.INHERITABLE, lc.Inheritable},
+		{capability.AMBIENT, lc.Ambient},
+	} {
+		for _, name := range set.names {
+			cp, ok := capByName[name]
+			if !ok {
+				return nil, fmt.Errorf("rootfs: unknown capability %q (names look like CAP_NET_ADMIN)", name)
+			}
+			if cp > last {
+				continue
+			}
+			if held, err := capability.GetBound(cp); err == nil && !held {
+				return nil, fmt.Errorf("rootfs: capability %s (%s set) is not in the runtime's own bounding set, so it cannot be given (see CapBnd in /proc/self/status; AllCapabilities lists what can)", name, set.which)
+			}
+			c.Set(set.which, cp)
+		}
+	}
+	return c, nil
+}
