@@ -78,6 +78,14 @@ func (r Residue) NewSince(before Residue) []string {
 	return out
 }
 
+// Root starts a test that touches the kernel: it needs root, and it must
+// leave the host as it found it (RequireRoot, then NoResidue).
+func Root(t testing.TB) {
+	t.Helper()
+	RequireRoot(t)
+	NoResidue(t)
+}
+
 // NoResidue snapshots the host now and, when the test ends, fails it for
 // anything new. Call it first in a test, so that its check runs after every
 // other cleanup (t.Cleanup runs last-registered first).
