@@ -5,7 +5,8 @@
 GO ?= go
 export CGO_ENABLED ?= 0
 LESSONS := $(patsubst %/main.go,%,$(wildcard [0-9][0-9]-*/main.go))
-NEWEST := $(lastword $(LESSONS))
+# The newest lesson with its chapter written (as setup.sh picks it).
+NEWEST := $(lastword $(patsubst %/README.md,%,$(wildcard $(addsuffix /README.md,$(LESSONS)))))
 
 .PHONY: all build demo doctor test vet fmt bench
 all: build

@@ -84,9 +84,10 @@ install_go() {
   say "using $("$GO" version)"
 }
 
-# newest_lesson: the highest-numbered lesson folder that has a main.go.
+# newest_lesson: the highest-numbered lesson with a program (main.go) and
+# its chapter (README.md); a lesson still being written has no chapter yet.
 newest_lesson() {
-  ls -d [0-9][0-9]-*/ | sed 's:/$::' | while read -r d; do [ -f "$d/main.go" ] && echo "$d"; done | tail -n1
+  ls -d [0-9][0-9]-*/ | sed 's:/$::' | while read -r d; do [ -f "$d/main.go" ] && [ -f "$d/README.md" ] && echo "$d"; done | tail -n1
 }
 
 build() {

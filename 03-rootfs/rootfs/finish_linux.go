@@ -9,6 +9,8 @@ import (
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"minibox/03-rootfs/seccomp"
 )
 
 // Finish takes away the powers the runtime needed and the command must not
@@ -38,6 +40,16 @@ func Finish(spec *specs.Spec) error {
 	}
 	if err := setRlimits(p.Rlimits); err != nil {
 		return err
+	}
+	// seccomp in runc's order. A filter may be installed only by a thread
+	// that holds CAP_SYS_ADMIN or has no_new_privs set. Without
+	// no_new_privs we install it now, while we still hold CAP_SYS_ADMIN;
+	// the default profile allows the calls that follow (capset, prctl,
+	// setgroups, setres*id, execve). With no_new_privs, as late as possible.
+	if !p.NoNewPrivileges {
+		if err := applySeccomp(spec); err != nil {
+			return err
+		}
 	}
 	var caps capability.Capabilities
 	if p.Capabilities != nil {
@@ -70,6 +82,24 @@ func Finish(spec *specs.Spec) error {
 	}
 	if p.User.Umask != nil {
 		unix.Umask(int(*p.User.Umask))
+	}
+	if p.NoNewPrivileges {
+		// Last of all: from here every system call, the execve(2) of the
+		// command included, goes through the filter of this thread.
+		if err := applySeccomp(spec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applySeccomp installs spec.Linux.Seccomp (nil: unconfined) on this thread.
+func applySeccomp(spec *specs.Spec) error {
+	if spec.Linux == nil {
+		return nil
+	}
+	if err := seccomp.Apply(spec.Linux.Seccomp); err != nil {
+		return fmt.Errorf("rootfs: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,130 @@
+// Command 03-rootfs is minibox as of lesson 03: lessons 01 and 02 (new
+// namespaces, cgroup limits) plus a root filesystem of the container's own,
+// Docker's mounts, masked and read-only paths, a user from the image,
+// capabilities, rlimits and no_new_privs.
+//
+//	sudo go run ./03-rootfs run --rootfs ./busybox -it -- sh
+//	sudo go run ./03-rootfs run --rootfs ./busybox -u 1000:1000 -w /work -e A=1 -- id
+//	sudo go run ./03-rootfs run --rootfs ./busybox --read-only --tmpfs /tmp -v /srv:/srv:ro -- sh -c 'ls /srv'
+//	sudo go run ./03-rootfs demo
+//	sudo go run ./03-rootfs doctor
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/spf13/cobra"
+
+	"minibox/01-namespaces/cli"
+	"minibox/01-namespaces/namespaces"
+	"minibox/02-cgroups/cgroups"
+	"minibox/03-rootfs/rootfs"
+	"minibox/03-rootfs/runflags"
+	"minibox/internal/doctor"
+)
+
+func main() {
+	// The container's init: lesson 03's steps give it its root filesystem
+	// and then take away its powers, right before the command starts.
+	// (A terminal, for -t, is made its controlling one in between.)
+	if namespaces.IsInit() {
+		namespaces.Init(rootfs.Setup, controllingTerminal, rootfs.Finish)
+	}
+	root := &cobra.Command{Use: "03-rootfs", Short: "minibox lesson 03: a root filesystem, capabilities and users"}
+	checks := func() []doctor.Check { return append(doctor.Base(), cgroups.DoctorChecks()...) }
+	root.AddCommand(newRunCmd(), cli.NSCmd(), newDemoCmd(), cli.DoctorCmd(checks))
+	os.Exit(cli.Execute(root, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func newRunCmd() *cobra.Command {
+	var (
+		flags  cli.RunFlags
+		limits cgroups.Flags
+		opts   runflags.Flags
+		stats  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run --rootfs DIR [OPTIONS] [--] COMMAND [ARG...]",
+		Short: "Run a command in a root filesystem of its own, in new namespaces and a cgroup",
+		Example: `  sudo 03-rootfs run --rootfs ./busybox -it -- sh
+  sudo 03-rootfs run --rootfs ./busybox -u nobody -e GREETING=hi -w /work -- sh -c 'id; pwd; env'
+  sudo 03-rootfs run --rootfs ./busybox --read-only --tmpfs /tmp -- touch /tmp/ok /nope
+  sudo 03-rootfs run --rootfs ./busybox --cap-drop ALL -- grep Cap /proc/self/status
+  sudo 03-rootfs run --rootfs ./busybox -v /srv/data:/data:ro --ulimit nofile=512:1024 -- sh`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cli.NoCommand(cmd)
+			}
+			res, err := limits.Resources(runtime.NumCPU())
+			if err != nil {
+				return cli.Fail(err)
+			}
+			spec, err := flags.Spec(args)
+			if err != nil {
+				return cli.Fail(err)
+			}
+			if err := opts.Apply(spec); err != nil {
+				return cli.Fail(err)
+			}
+			term, err := newTerminal(opts.TTY, opts.Interactive)
+			if err != nil {
+				return cli.Fail(err)
+			}
+			if err := cli.RequireRoot(); err != nil {
+				term.Close()
+				return err
+			}
+			return run(spec, res, term, stats, cmd.ErrOrStderr())
+		},
+	}
+	flags.Add(cmd)
+	limits.AddFlags(cmd.Flags())
+	opts.AddFlags(cmd.Flags())
+	cmd.Flags().BoolVar(&stats, "stats", false, "print what the container used when it exits: peak memory, CPU time, peak pids, OOM kills")
+	return cmd
+}
+
+// run puts the limits into the spec, runs it in a new cgroup with the
+// terminal's streams and reports like Docker would.
+func run(spec *specs.Spec, res *specs.LinuxResources, term *terminal, stats bool, stderr io.Writer) error {
+	spec.Linux.Resources = res
+	spec.Linux.CgroupsPath = cgroups.Prefix + "/" + namespaces.RandomID()
+	stop, err := term.Start()
+	if err != nil {
+		term.Close()
+		return cli.Fail(err)
+	}
+	result, err := cgroups.Run(spec, term.Stdio(), cgroups.Options{
+		Warn: func(msg string) { fmt.Fprintf(stderr, "WARNING: %s\n", msg) },
+	})
+	stop()
+	if result != nil && result.Cleanup != nil {
+		fmt.Fprintf(stderr, "minibox: cleanup: %v\n", result.Cleanup)
+	}
+	if err != nil {
+		return cli.FromRun(0, err)
+	}
+	if result.OOMKilled {
+		fmt.Fprintf(stderr, "minibox: %s\n", oomMessage(result))
+	}
+	if stats {
+		fmt.Fprintf(stderr, "minibox: stats: %s\n", result.Stats)
+	}
+	return cli.Status(result.ExitCode)
+}
+
+// oomMessage says what the kernel's OOM killer did, from its own counter.
+func oomMessage(r *cgroups.Result) string {
+	limit := "none"
+	if r.Stats.MemoryLimit > 0 {
+		limit = cgroups.HumanBytes(r.Stats.MemoryLimit)
+	}
+	if r.ExitCode == 128+9 {
+		return fmt.Sprintf("OOM-killed: memory limit %s", limit)
+	}
+	return fmt.Sprintf("the OOM killer killed %d process(es) in the container: memory limit %s", r.Stats.OOMKills, limit)
+}
