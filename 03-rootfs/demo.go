@@ -3,12 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"debug/elf"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -18,6 +15,7 @@ import (
 	"minibox/01-namespaces/cli"
 	"minibox/02-cgroups/cgroups"
 	"minibox/03-rootfs/runflags"
+	"minibox/internal/busybox"
 )
 
 // newDemoCmd asks the same questions on the host and in a busybox container
@@ -40,7 +38,7 @@ func newDemoCmd() *cobra.Command {
 					return cli.Fail(err)
 				}
 				defer os.RemoveAll(tmp)
-				if err := buildBusybox(tmp); err != nil {
+				if err := busybox.Build(tmp); err != nil {
 					return cli.Fail(err)
 				}
 				dir = tmp
@@ -199,64 +197,4 @@ func hostCapEff() string {
 		}
 	}
 	return "?"
-}
-
-// buildBusybox makes a tiny root filesystem from the host's static busybox:
-// the binary, a link for each applet, and /etc/passwd and /etc/group.
-func buildBusybox(dir string) error {
-	bb := ""
-	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox"} {
-		if f, err := elf.Open(p); err == nil {
-			static := true
-			for _, prog := range f.Progs {
-				static = static && prog.Type != elf.PT_INTERP
-			}
-			f.Close()
-			if static {
-				bb = p
-				break
-			}
-		}
-	}
-	if bb == "" {
-		return fmt.Errorf("the demo needs a static busybox: sudo apt-get install busybox-static (or give --rootfs DIR)")
-	}
-	for _, d := range []string{"bin", "sbin", "usr/bin", "usr/sbin", "etc", "root", "tmp", "proc", "sys", "dev", "mnt"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return err
-		}
-	}
-	b, err := os.ReadFile(bb)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bin/busybox"), b, 0o755); err != nil {
-		return err
-	}
-	list, err := exec.Command(bb, "--list-full").Output()
-	if err != nil {
-		return fmt.Errorf("list busybox applets: %w", err)
-	}
-	for _, applet := range strings.Fields(string(list)) {
-		if applet == "bin/busybox" {
-			continue
-		}
-		link := filepath.Join(dir, applet)
-		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
-			return err
-		}
-		if err := os.Symlink("/bin/busybox", link); err != nil && !os.IsExist(err) {
-			return err
-		}
-	}
-	files := map[string]string{
-		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -102,29 +102,11 @@ func run(spec *specs.Spec, res *specs.LinuxResources, term *terminal, stats bool
 		Warn: func(msg string) { fmt.Fprintf(stderr, "WARNING: %s\n", msg) },
 	})
 	stop()
-	if result != nil && result.Cleanup != nil {
-		fmt.Fprintf(stderr, "minibox: cleanup: %v\n", result.Cleanup)
+	if result != nil {
+		result.Report(stderr, stats && err == nil)
 	}
 	if err != nil {
 		return cli.FromRun(0, err)
 	}
-	if result.OOMKilled {
-		fmt.Fprintf(stderr, "minibox: %s\n", oomMessage(result))
-	}
-	if stats {
-		fmt.Fprintf(stderr, "minibox: stats: %s\n", result.Stats)
-	}
 	return cli.Status(result.ExitCode)
-}
-
-// oomMessage says what the kernel's OOM killer did, from its own counter.
-func oomMessage(r *cgroups.Result) string {
-	limit := "none"
-	if r.Stats.MemoryLimit > 0 {
-		limit = cgroups.HumanBytes(r.Stats.MemoryLimit)
-	}
-	if r.ExitCode == 128+9 {
-		return fmt.Sprintf("OOM-killed: memory limit %s", limit)
-	}
-	return fmt.Sprintf("the OOM killer killed %d process(es) in the container: memory limit %s", r.Stats.OOMKills, limit)
 }

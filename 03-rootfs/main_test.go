@@ -21,7 +21,7 @@ func TestMain(m *testing.M) { testkit.MainProgram(m, main) }
 
 // busybox returns a fresh copy of the busybox root filesystem that this
 // test may change at will; it goes away with the test.
-func busybox(t *testing.T) string {
+func rootfsCopy(t *testing.T) string {
 	t.Helper()
 	src := testkit.BusyboxRootfs(t)
 	dst := t.TempDir()
@@ -88,7 +88,7 @@ func randName(prefix string) string { return fmt.Sprintf("%s%08x", prefix, rand.
 
 func TestRootIsTheRootfs(t *testing.T) {
 	testkit.Root(t)
-	dir := busybox(t)
+	dir := rootfsCopy(t)
 	marker := randName("marker-")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, marker), nil, 0o644))
 	out := ok(t, dir, "--", "ls", "/")
@@ -101,7 +101,7 @@ func TestRootIsTheRootfs(t *testing.T) {
 
 func TestEnvironment(t *testing.T) {
 	testkit.Root(t)
-	dir := busybox(t)
+	dir := rootfsCopy(t)
 	value := randName("v-")
 	leak := randName("MINIBOX_LEAK_")
 	t.Setenv(leak, "host")
@@ -124,7 +124,7 @@ func TestEnvironment(t *testing.T) {
 
 func TestWorkdir(t *testing.T) {
 	testkit.Root(t)
-	dir := busybox(t)
+	dir := rootfsCopy(t)
 	assert.Equal(t, "/\n", ok(t, dir, "--", "pwd"), "the default is /, not the caller's directory")
 	wd := "/" + randName("w") + "/" + randName("sub")
 	assert.Equal(t, wd+"\n", ok(t, dir, "-w", wd, "--", "pwd"))
@@ -135,7 +135,7 @@ func TestWorkdir(t *testing.T) {
 
 func TestUserByNumber(t *testing.T) {
 	testkit.Root(t)
-	dir := busybox(t)
+	dir := rootfsCopy(t)
 	uid, gid := 1000+rand.IntN(50000), 1000+rand.IntN(50000)
 	out := ok(t, dir, "-u", fmt.Sprintf("%d:%d", uid, gid), "--", "sh", "-c", "id -u; id -g; echo $HOME")
 	assert.Equal(t, fmt.Sprintf("%d\n%d\n/\n", uid, gid), out)
@@ -143,7 +143,7 @@ func TestUserByNumber(t *testing.T) {
 
 func TestUserByName(t *testing.T) {
 	testkit.Root(t)
-	dir := busybox(t)
+	dir := rootfsCopy(t)
 	name := randName("u")
 	uid, gid, extra := 1000+rand.IntN(50000), 1000+rand.IntN(50000), 60000+rand.IntN(1000)
 	f, err := os.OpenFile(filepath.Join(dir, "etc/passwd"), os.O_APPEND|os.O_WRONLY, 0)
@@ -167,7 +167,7 @@ func TestUserByName(t *testing.T) {
 
 func TestReadOnlyRoot(t *testing.T) {
 	testkit.Root(t)
-	dir := busybox(t)
+	dir := rootfsCopy(t)
 	r := runIn(t, dir, "", "--read-only", "--", "touch", "/x")
 	assert.NotEqual(t, 0, r.Code)
 	assert.Contains(t, r.Stdout+r.Stderr, "Read-only file system")
@@ -199,7 +199,7 @@ const (
 
 func TestCapabilities(t *testing.T) {
 	testkit.Root(t)
-	dir := busybox(t)
+	dir := rootfsCopy(t)
 	status := func(args ...string) uint64 {
 		return capMask(t, ok(t, dir, append(args, "--", "cat", "/proc/self/status")...), "CapEff")
 	}
@@ -220,7 +220,7 @@ func TestCapabilities(t *testing.T) {
 
 func TestPrivileged(t *testing.T) {
 	testkit.Root(t)
-	dir := busybox(t)
+	dir := rootfsCopy(t)
 	host, err := os.ReadFile("/proc/self/status")
 	require.NoError(t, err)
 	out := ok(t, dir, "--privileged", "--", "cat", "/proc/self/status")
@@ -234,7 +234,7 @@ func TestPrivileged(t *testing.T) {
 
 func TestNoNewPrivileges(t *testing.T) {
 	testkit.Root(t)
-	dir := busybox(t)
+	dir := rootfsCopy(t)
 	grep := []string{"--", "grep", "NoNewPrivs", "/proc/self/status"}
 	assert.Equal(t, "NoNewPrivs:\t0\n", ok(t, dir, grep...))
 	assert.Equal(t, "NoNewPrivs:\t1\n", ok(t, dir, append([]string{"--security-opt", "no-new-privileges"}, grep...)...))
@@ -244,7 +244,7 @@ func TestNoNewPrivileges(t *testing.T) {
 
 func TestUlimit(t *testing.T) {
 	testkit.Root(t)
-	dir := busybox(t)
+	dir := rootfsCopy(t)
 	soft := 100 + rand.IntN(900)
 	hard := soft + rand.IntN(1000)
 	out := ok(t, dir, "--ulimit", fmt.Sprintf("nofile=%d:%d", soft, hard), "--", "sh", "-c", "ulimit -n; ulimit -Hn")
@@ -260,7 +260,7 @@ func TestUlimit(t *testing.T) {
 
 func TestVolumes(t *testing.T) {
 	testkit.Root(t)
-	dir := busybox(t)
+	dir := rootfsCopy(t)
 	vol := t.TempDir()
 	name, content := randName("f-"), randName("c-")
 	require.NoError(t, os.WriteFile(filepath.Join(vol, name), []byte(content), 0o644))
@@ -291,7 +291,7 @@ func TestVolumes(t *testing.T) {
 
 func TestExitCodes(t *testing.T) {
 	testkit.Root(t)
-	dir := busybox(t)
+	dir := rootfsCopy(t)
 	code := 1 + rand.IntN(120)
 	assert.Equal(t, code, runIn(t, dir, "", "--", "sh", "-c", fmt.Sprintf("exit %d", code)).Code)
 	missing := randName("no-such-command-")
@@ -306,7 +306,7 @@ func TestExitCodes(t *testing.T) {
 
 func TestBadInputCreatesNothing(t *testing.T) {
 	testkit.Root(t)
-	dir := busybox(t)
+	dir := rootfsCopy(t)
 	for _, args := range [][]string{
 		{"run", "--", "true"},
 		{"run", "--rootfs", filepath.Join(dir, "nope"), "--", "true"},
@@ -326,7 +326,7 @@ func TestBadInputCreatesNothing(t *testing.T) {
 
 func TestMemoryLimitStillBites(t *testing.T) {
 	testkit.Root(t)
-	dir := busybox(t)
+	dir := rootfsCopy(t)
 	r := runIn(t, dir, "", "-m", "32m", "--memory-swap", "32m", "--", "sh", "-c", "tail /dev/zero")
 	assert.Equal(t, 137, r.Code, r.Stderr)
 	assert.Contains(t, r.Stderr, "OOM")
@@ -334,7 +334,7 @@ func TestMemoryLimitStillBites(t *testing.T) {
 
 func TestStdin(t *testing.T) {
 	testkit.Root(t)
-	dir := busybox(t)
+	dir := rootfsCopy(t)
 	line := randName("line-") + "\n"
 	r := runIn(t, dir, line, "-i", "--", "cat")
 	require.Equal(t, 0, r.Code, r.Stderr)
@@ -346,7 +346,7 @@ func TestStdin(t *testing.T) {
 
 func TestTTY(t *testing.T) {
 	testkit.Root(t)
-	dir := busybox(t)
+	dir := rootfsCopy(t)
 	out := ok(t, dir, "-t", "--", "sh", "-c", "test -t 0 && test -t 1 && test -t 2 && echo tty $TERM")
 	assert.Equal(t, "tty xterm\r\n", out, "a terminal turns \\n into \\r\\n")
 	out = ok(t, dir, "--", "sh", "-c", "test -t 1 && echo tty || echo notty")

@@ -3,6 +3,7 @@ package cgroups
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -85,4 +86,32 @@ func runIn(mgr Manager, spec *specs.Spec, stdio namespaces.Stdio) (int, error) {
 	return namespaces.RunWithHooks(spec, stdio, namespaces.Hooks{
 		Created: func(c *namespaces.Container) error { return mgr.Join(c.Pid) },
 	})
+}
+
+// Report prints what Docker would say after the container ended: a problem
+// met while removing the cgroup, the OOM kill (from the kernel's counter,
+// never guessed from the exit status), and with stats the cgroup's
+// counters.
+func (r *Result) Report(w io.Writer, stats bool) {
+	if r.Cleanup != nil {
+		fmt.Fprintf(w, "minibox: cleanup: %v\n", r.Cleanup)
+	}
+	if r.OOMKilled {
+		fmt.Fprintf(w, "minibox: %s\n", r.oomMessage())
+	}
+	if stats {
+		fmt.Fprintf(w, "minibox: stats: %s\n", r.Stats)
+	}
+}
+
+// oomMessage says what the kernel's OOM killer did.
+func (r *Result) oomMessage() string {
+	limit := "none"
+	if r.Stats.MemoryLimit > 0 {
+		limit = HumanBytes(r.Stats.MemoryLimit)
+	}
+	if r.ExitCode == 128+int(unix.SIGKILL) {
+		return fmt.Sprintf("OOM-killed: memory limit %s", limit)
+	}
+	return fmt.Sprintf("the OOM killer killed %d process(es) in the container: memory limit %s", r.Stats.OOMKills, limit)
 }
