@@ -69,6 +69,16 @@ var propagationFlags = map[string]uintptr{
 	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
 }
 
+// IsMountWord reports whether word is a mount(8) flag word this package
+// understands (ro, nosuid, relatime, rprivate, ...), as opposed to a
+// filesystem's own option such as size=64m. Flag parsers of user input use
+// it, so the list of words lives in one place.
+func IsMountWord(word string) bool {
+	_, flag := mountFlags[word]
+	_, prop := propagationFlags[word]
+	return flag || prop
+}
+
 // mountOptions is what a spec mount's option words mean to mount(2).
 type mountOptions struct {
 	flags       uintptr   // MS_* for the mount itself

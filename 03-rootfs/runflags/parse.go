@@ -15,6 +15,8 @@ import (
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"minibox/03-rootfs/rootfs"
 )
 
 // DefaultPath is the PATH Docker gives a container whose image sets none.
@@ -290,15 +292,14 @@ func ParseVolume(s string) (specs.Mount, error) {
 	}, nil
 }
 
-// tmpfsFlags are the mount(8) words a --tmpfs may hold; tmpfsData are the
-// tmpfs(5) options that take a value.
-var (
-	tmpfsFlags = []string{"ro", "rw", "exec", "noexec", "suid", "nosuid", "dev", "nodev", "sync", "async",
-		"dirsync", "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime", "strictatime",
-		"nostrictatime", "lazytime", "nolazytime", "mand", "nomand", "iversion", "noiversion", "defaults",
-		"private", "rprivate", "shared", "rshared", "slave", "rslave"}
-	tmpfsData = []string{"size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol", "huge", "tmpcopyup", "noswap"}
-)
+// tmpfsData are the tmpfs(5) options that take a value; the mount(8) flag
+// words a --tmpfs may hold are rootfs's, less those that make a bind mount
+// or a remount of it.
+var tmpfsData = []string{"size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol", "huge", "tmpcopyup", "noswap"}
+
+func tmpfsFlag(w string) bool {
+	return rootfs.IsMountWord(w) && w != "bind" && w != "rbind" && w != "remount"
+}
 
 // ParseTmpfs reads a `--tmpfs DIR[:OPTIONS]` mount. Like Docker, the mount
 // is noexec, nosuid and nodev unless OPTIONS say otherwise (a later word
@@ -325,7 +326,7 @@ func ParseTmpfs(s string) (specs.Mount, error) {
 		for _, w := range strings.Split(opts, ",") {
 			key, value, hasValue := strings.Cut(w, "=")
 			switch {
-			case !hasValue && slices.Contains(tmpfsFlags, w):
+			case !hasValue && tmpfsFlag(w):
 			case hasValue && slices.Contains(tmpfsData, key) && value != "" &&
 				strings.IndexFunc(value, func(r rune) bool { return unicode.IsSpace(r) || r == ',' }) < 0:
 			default:
