@@ -22,6 +22,7 @@ import (
 	"minibox/01-namespaces/cli"
 	"minibox/01-namespaces/namespaces"
 	"minibox/02-cgroups/cgroups"
+	"minibox/03-rootfs/oci"
 	"minibox/03-rootfs/rootfs"
 	"minibox/03-rootfs/runflags"
 	"minibox/internal/doctor"
@@ -32,30 +33,39 @@ func main() {
 	// and then take away its powers, right before the command starts.
 	// (A terminal, for -t, is made its controlling one in between.)
 	if namespaces.IsInit() {
-		namespaces.Init(rootfs.Setup, controllingTerminal, rootfs.Finish)
+		// AwaitStart holds the init, once all is set up, until the OCI
+		// `start` (it does not wait for a plain `run`).
+		namespaces.InitWithGate(oci.AwaitStart, rootfs.Setup, oci.Console(controllingTerminal), rootfs.Finish)
 	}
-	root := &cobra.Command{Use: "03-rootfs", Short: "minibox lesson 03: a root filesystem, capabilities and users"}
+	root := &cobra.Command{Use: "03-rootfs", Short: "minibox lesson 03: a root filesystem, capabilities and users; an OCI runtime"}
+	var g runtimeFlags
+	g.add(root)
 	checks := func() []doctor.Check { return append(doctor.Base(), cgroups.DoctorChecks()...) }
-	root.AddCommand(newRunCmd(), cli.NSCmd(), newDemoCmd(), cli.DoctorCmd(checks))
+	root.AddCommand(newRunCmd(&g), cli.NSCmd(), newDemoCmd(), cli.DoctorCmd(checks))
+	root.AddCommand(ociCommands(&g)...)
 	os.Exit(cli.Execute(root, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func newRunCmd() *cobra.Command {
+func newRunCmd(g *runtimeFlags) *cobra.Command {
 	var (
 		flags  cli.RunFlags
 		limits cgroups.Flags
 		opts   runflags.Flags
 		stats  bool
+		oo     oci.CreateOptions
 	)
 	cmd := &cobra.Command{
-		Use:   "run --rootfs DIR [OPTIONS] [--] COMMAND [ARG...]",
-		Short: "Run a command in a root filesystem of its own, in new namespaces and a cgroup",
+		Use:   "run --rootfs DIR [OPTIONS] [--] COMMAND [ARG...]\n  03-rootfs run [--bundle DIR] [--pid-file FILE] ID",
+		Short: "Run a command in a root filesystem of its own, in new namespaces and a cgroup; or run a bundle as runc does",
 		Example: `  sudo 03-rootfs run --rootfs ./busybox -it -- sh
   sudo 03-rootfs run --rootfs ./busybox -u nobody -e GREETING=hi -w /work -- sh -c 'id; pwd; env'
   sudo 03-rootfs run --rootfs ./busybox --read-only --tmpfs /tmp -- touch /tmp/ok /nope
   sudo 03-rootfs run --rootfs ./busybox --cap-drop ALL -- grep Cap /proc/self/status
   sudo 03-rootfs run --rootfs ./busybox -v /srv/data:/data:ro --ulimit nofile=512:1024 -- sh`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isBundleRun(opts.Rootfs, oo.Bundle, args) {
+				return runBundle(g, cmd, args, oo)
+			}
 			if len(args) == 0 {
 				return cli.NoCommand(cmd)
 			}
@@ -84,6 +94,8 @@ func newRunCmd() *cobra.Command {
 	flags.Add(cmd)
 	limits.AddFlags(cmd.Flags())
 	opts.AddFlags(cmd.Flags())
+	cmd.Flags().StringVarP(&oo.Bundle, "bundle", "b", "", "run the OCI bundle in this directory (config.json and its root), as `runc run`")
+	cmd.Flags().StringVar(&oo.PidFile, "pid-file", "", "with --bundle: write the container's PID to this file")
 	cmd.Flags().BoolVar(&stats, "stats", false, "print what the container used when it exits: peak memory, CPU time, peak pids, OOM kills")
 	return cmd
 }
@@ -109,4 +121,39 @@ func run(spec *specs.Spec, res *specs.LinuxResources, term *terminal, stats bool
 		return cli.FromRun(0, err)
 	}
 	return cli.Status(result.ExitCode)
+}
+
+// runBundle is runc's `run`: create, start, wait and delete a bundle's
+// container, with our stdio (or, for process.terminal, a pty we copy).
+func runBundle(g *runtimeFlags, cmd *cobra.Command, args []string, o oci.CreateOptions) error {
+	stderr := cmd.ErrOrStderr()
+	if len(args) != 1 {
+		return g.fail(stderr, fmt.Errorf("usage: run [--bundle DIR] [--pid-file FILE] ID (or run --rootfs DIR -- COMMAND)"))
+	}
+	if err := cli.RequireRoot(); err != nil {
+		return err
+	}
+	rt, err := g.runtime(stderr)
+	if err != nil {
+		return g.fail(stderr, err)
+	}
+	o.Stdio = namespaces.HostStdio()
+	code, err := rt.Run(args[0], o, attachConsole)
+	if err != nil {
+		return g.fail(stderr, err)
+	}
+	return cli.Status(code)
+}
+
+// isBundleRun tells runc's `run ID` from Docker's `run --rootfs DIR CMD`:
+// no --rootfs, and a --bundle or a config.json in the current directory.
+func isBundleRun(rootfs, bundle string, args []string) bool {
+	if rootfs != "" {
+		return false
+	}
+	if bundle != "" {
+		return true
+	}
+	_, err := os.Stat("config.json")
+	return len(args) == 1 && err == nil
 }

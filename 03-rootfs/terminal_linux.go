@@ -103,7 +103,9 @@ func (t *terminal) Start() (stop func(), err error) {
 	return func() {
 		// The container's copies of the slave died with it; ours is
 		// the last one.
-		t.slave.Close()
+		if t.slave != nil {
+			t.slave.Close()
+		}
 		select {
 		case <-done:
 		case <-time.After(2 * time.Second):
@@ -113,6 +115,14 @@ func (t *terminal) Start() (stop func(), err error) {
 		close(winch)
 		restore()
 	}, nil
+}
+
+// attachConsole connects our terminal to the pty master of a bundle's
+// container (runc's `run` with process.terminal): raw mode, both
+// directions, window size.
+func attachConsole(master *os.File) (stop func(), err error) {
+	t := &terminal{tty: true, interactive: true, master: master}
+	return t.Start()
 }
 
 // Close releases the pty when the container never started.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -23,6 +24,9 @@ const (
 	specFd    = 3 // read end of the spec pipe: the init blocks here until Release
 	errFd     = 4 // write end of the error pipe, close-on-exec
 	initExeFd = 5 // our own binary, which the init was executed from
+
+	// ExtraFd is the first descriptor WithFiles hands to the init.
+	ExtraFd = 6
 )
 
 // Step is extra setup that a later lesson runs inside the container after
@@ -40,11 +44,27 @@ func IsInit() bool {
 // namespace, waits for the spec, sets the namespaces up from the inside and
 // then replaces itself with the command (or, with --init, runs it as a child
 // and reaps). It never returns.
-func Init(steps ...Step) {
+func Init(steps ...Step) { InitWithGate(nil, steps...) }
+
+// A Gate runs in the init after every step, once the command has been
+// found, right before it is executed. Lesson 03 waits there for the OCI
+// `start`: the runtime's `create` must return with the container set up and
+// waiting. A gate that is going to wait calls ready first, which tells the
+// runtime that the setup worked (Release returns). An error ends the
+// container with status 125.
+type Gate func(spec *specs.Spec, ready func()) error
+
+// InitWithGate is Init with a gate before the command.
+func InitWithGate(gate Gate, steps ...Step) {
 	unix.CloseOnExec(errFd)
 	_ = unix.Close(initExeFd) // the kernel already executes us; the fd is not needed
 	errPipe := os.NewFile(errFd, "error-pipe")
+	released := false // the runtime was told the setup worked: it no longer reads errPipe
 	fail := func(code int, err error) {
+		if released {
+			fmt.Fprintf(os.Stderr, "minibox-init: %v\n", err)
+			os.Exit(code)
+		}
 		msg, _ := json.Marshal(StartError{Code: code, Message: err.Error()})
 		_, _ = errPipe.Write(msg)
 		os.Exit(code)
@@ -75,6 +95,12 @@ func Init(steps ...Step) {
 	path, code, err := lookPath(spec.Process.Args[0], spec.Process.Env)
 	if err != nil {
 		fail(code, err)
+	}
+	if gate != nil {
+		ready := func() { released = true; errPipe.Close() }
+		if err := gate(spec, ready); err != nil {
+			fail(125, err)
+		}
 	}
 	if spec.Annotations[InitAnnotation] == "true" {
 		code, err := runAsInit(path, spec, errPipe)
@@ -107,18 +133,41 @@ func unshareCgroupNS(spec *specs.Spec) error {
 	return nil
 }
 
-// readSpec reads the spec that Release writes into the pipe.
+// readSpec reads the spec that Release writes into the pipe, and keeps
+// what follows it for InitExtra.
 func readSpec() (*specs.Spec, error) {
 	f := os.NewFile(specFd, "spec-pipe")
 	defer f.Close()
 	var spec specs.Spec
-	if err := json.NewDecoder(f).Decode(&spec); err != nil {
+	dec := json.NewDecoder(f)
+	if err := dec.Decode(&spec); err != nil {
 		return nil, fmt.Errorf("init: read the spec from the runtime: %w", err)
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); err == nil {
+		initExtra = extra
+	} else if !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("init: read what the runtime sent after the spec: %w", err)
 	}
 	if spec.Process == nil || len(spec.Process.Args) == 0 {
 		return nil, errors.New("init: the spec has no process")
 	}
 	return &spec, nil
+}
+
+// initExtra is the value the runtime sent after the spec (Container.Extra).
+var initExtra json.RawMessage
+
+// InitExtra decodes, inside the init, the value the runtime set as
+// Container.Extra. It reports false when the runtime sent none.
+func InitExtra(v any) (bool, error) {
+	if initExtra == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(initExtra, v); err != nil {
+		return false, fmt.Errorf("init: decode what the runtime sent after the spec: %w", err)
+	}
+	return true, nil
 }
 
 // setup does, from inside the new namespaces, what cannot be done from

@@ -56,6 +56,12 @@ func RunWithHooks(spec *specs.Spec, stdio Stdio, h Hooks) (int, error) {
 			return 0, err
 		}
 	}
+	return c.ReleaseAndWait()
+}
+
+// ReleaseAndWait releases the init and waits for the container to end,
+// passing on the signals we receive meanwhile.
+func (c *Container) ReleaseAndWait() (int, error) {
 	stop := c.ForwardSignals()
 	defer stop()
 	if err := c.Release(); err != nil {
@@ -71,15 +77,43 @@ func RunWithHooks(spec *specs.Spec, stdio Stdio, h Hooks) (int, error) {
 }
 
 // StartOption changes how Start clones the init.
-type StartOption func(*syscall.SysProcAttr)
+type StartOption func(*syscall.ProcAttr)
 
 // IntoCgroup makes clone(2) create the init directly inside the cgroup
 // whose directory is open as fd (CLONE_INTO_CGROUP: Linux 5.7+, cgroup v2).
 // The process then never exists outside its cgroup, not even for a moment.
 func IntoCgroup(fd int) StartOption {
-	return func(a *syscall.SysProcAttr) {
-		a.UseCgroupFD = true
-		a.CgroupFD = fd
+	return func(a *syscall.ProcAttr) {
+		a.Sys.UseCgroupFD = true
+		a.Sys.CgroupFD = fd
+	}
+}
+
+// Detached lets the init outlive this process: without it, the kernel kills
+// the init when we exit (the parent-death signal). Lesson 03's `create`
+// returns while the container waits for `start`, so it must survive us.
+func Detached() StartOption {
+	return func(a *syscall.ProcAttr) { a.Sys.Pdeathsig = 0 }
+}
+
+// InDir starts the init in directory dir (runc: the bundle, from which a
+// relative root or mount source is taken).
+func InDir(dir string) StartOption {
+	return func(a *syscall.ProcAttr) { a.Dir = dir }
+}
+
+// WithFiles hands files to the init as descriptors ExtraFd, ExtraFd+1, ...
+// in order; a nil file leaves its number closed. The init finds them by
+// number (lesson 03: the start gate and the console socket).
+func WithFiles(files ...*os.File) StartOption {
+	return func(a *syscall.ProcAttr) {
+		for _, f := range files {
+			fd := ^uintptr(0) // -1: closed in the child
+			if f != nil {
+				fd = f.Fd()
+			}
+			a.Files = append(a.Files, fd)
+		}
 	}
 }
 
@@ -87,6 +121,11 @@ func IntoCgroup(fd int) StartOption {
 type Container struct {
 	Spec *specs.Spec
 	Pid  int // the init's PID as the host sees it
+
+	// Extra, when set before Release, is sent to the init after the spec
+	// (lesson 03: the OCI state its hooks read); the init reads it with
+	// InitExtra.
+	Extra any
 
 	specPipe *os.File // we write the spec here; the init waits on its other end
 	errPipe  *os.File // the init reports a failed start here; EOF means the exec worked
@@ -163,7 +202,7 @@ func Start(spec *specs.Spec, stdio Stdio, opts ...StartOption) (*Container, erro
 		attr.Sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	for _, o := range opts {
-		o(attr.Sys)
+		o(attr)
 	}
 	// syscall.ForkExec is clone(2) followed by execve(2) in the child.
 	pid, err := syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", initExeFd), []string{"minibox-init", initArg}, attr)
@@ -186,11 +225,11 @@ func fdOf(f *os.File) uintptr {
 var devNull, _ = os.Open(os.DevNull)
 
 // Release sends the spec to the waiting init, which sets up the namespaces
-// and executes the command. It returns once the command runs, or with a
-// *StartError when it could not be started.
+// and executes the command. It returns once the command runs (or, in lesson
+// 03, waits at its gate), or with a *StartError when it could not be started.
 func (c *Container) Release() error {
 	defer c.errPipe.Close()
-	err := json.NewEncoder(c.specPipe).Encode(c.Spec)
+	err := c.sendSpec()
 	c.specPipe.Close()
 	if err != nil {
 		return fmt.Errorf("send the spec to the container's init: %w", err)
@@ -209,6 +248,18 @@ func (c *Container) Release() error {
 		return fmt.Errorf("the container's init failed and said %q", msg)
 	}
 	return &se
+}
+
+// sendSpec writes the spec, then Extra when there is one, as JSON values.
+func (c *Container) sendSpec() error {
+	enc := json.NewEncoder(c.specPipe)
+	if err := enc.Encode(c.Spec); err != nil {
+		return err
+	}
+	if c.Extra != nil {
+		return enc.Encode(c.Extra)
+	}
+	return nil
 }
 
 // Wait waits for the init to exit and returns the container's exit status.

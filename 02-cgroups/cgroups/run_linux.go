@@ -70,22 +70,37 @@ func Run(spec *specs.Spec, stdio namespaces.Stdio, opts Options) (*Result, error
 
 // runIn starts the container inside mgr's cgroup and waits for it.
 func runIn(mgr Manager, spec *specs.Spec, stdio namespaces.Stdio) (int, error) {
+	c, err := StartIn(mgr, spec, stdio)
+	if err != nil {
+		return 0, err
+	}
+	return c.ReleaseAndWait()
+}
+
+// StartIn starts the container's init inside mgr's cgroup, still waiting
+// for Release: cloned straight into it on cgroup v2, moved in right after
+// clone on v1 (or on a kernel older than 5.7).
+func StartIn(mgr Manager, spec *specs.Spec, stdio namespaces.Stdio, opts ...namespaces.StartOption) (*namespaces.Container, error) {
 	dir, err := mgr.OpenDir()
 	if err == nil {
 		defer dir.Close()
-		code, err := namespaces.RunWithHooks(spec, stdio, namespaces.Hooks{
-			StartOptions: []namespaces.StartOption{namespaces.IntoCgroup(int(dir.Fd()))},
-		})
+		c, err := namespaces.Start(spec, stdio, append(opts, namespaces.IntoCgroup(int(dir.Fd())))...)
 		// clone3 or CLONE_INTO_CGROUP is missing (Linux < 5.7): fall back.
 		if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.E2BIG) {
-			return code, err
+			return c, err
 		}
 	} else if !errors.Is(err, ErrNoCloneInto) {
-		return 0, err
+		return nil, err
 	}
-	return namespaces.RunWithHooks(spec, stdio, namespaces.Hooks{
-		Created: func(c *namespaces.Container) error { return mgr.Join(c.Pid) },
-	})
+	c, err := namespaces.Start(spec, stdio, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Join(c.Pid); err != nil {
+		c.Kill()
+		return nil, err
+	}
+	return c, nil
 }
 
 // Report prints what Docker would say after the container ended: a problem

@@ -92,5 +92,14 @@ func capsFor(lc *specs.LinuxCapabilities) (capability.Capabilities, error) {
 			c.Set(set.which, cp)
 		}
 	}
+	// The kernel keeps a capability in the ambient set only while it is
+	// also permitted and inheritable (capabilities(7)); raising one that
+	// is not fails with EPERM. `runc spec` lists ambient capabilities but
+	// no inheritable ones, so, like runc, we leave such ones out.
+	for _, name := range lc.Ambient {
+		if cp, ok := capByName[name]; ok && !(c.Get(capability.PERMITTED, cp) && c.Get(capability.INHERITABLE, cp)) {
+			c.Unset(capability.AMBIENT, cp)
+		}
+	}
 	return c, nil
 }

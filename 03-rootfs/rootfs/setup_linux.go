@@ -10,6 +10,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"minibox/03-rootfs/hooks"
 )
 
 // Setup gives the container its own root filesystem. It is a
@@ -61,13 +63,24 @@ func Setup(spec *specs.Spec) error {
 		return fmt.Errorf("rootfs: make the root a mount point: %w", err)
 	}
 	for _, m := range spec.Mounts {
-		if err := mountInto(root, m); err != nil {
+		if err := mountInto(root, m, hasNamespace(spec, specs.CgroupNamespace)); err != nil {
 			return fmt.Errorf("rootfs: mount %s: %w", m.Destination, err)
 		}
 	}
 	if ownDev(spec) {
 		if err := populateDev(root, spec); err != nil {
 			return fmt.Errorf("rootfs: /dev: %w", err)
+		}
+	}
+	// The OCI createContainer hooks run here: in the container's
+	// namespaces, its mounts in place, the host's files still in reach.
+	if spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0 {
+		st, err := hooks.InitState(specs.StateCreating)
+		if err != nil {
+			return err
+		}
+		if err := hooks.Run("createContainer", spec.Hooks.CreateContainer, st); err != nil {
+			return err
 		}
 	}
 	if err := pivotInto(root); err != nil {
@@ -122,7 +135,7 @@ func EnsureCwd(spec *specs.Spec) error {
 }
 
 // mountInto mounts one spec mount under root.
-func mountInto(root string, m specs.Mount) error {
+func mountInto(root string, m specs.Mount, cgroupNS bool) error {
 	if !filepath.IsAbs(m.Destination) {
 		return fmt.Errorf("the destination must be an absolute path")
 	}
@@ -131,7 +144,9 @@ func mountInto(root string, m specs.Mount) error {
 		return err
 	}
 	o := parseMountOptions(m.Options)
-	if isBind(m.Type, o.flags) {
+	if m.Type == "cgroup" || m.Type == "cgroup2" {
+		err = mountCgroups(dest, o, cgroupNS)
+	} else if isBind(m.Type, o.flags) {
 		err = bindInto(m.Source, dest, o)
 	} else {
 		if err := os.MkdirAll(dest, 0o755); err != nil {
