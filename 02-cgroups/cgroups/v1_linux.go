@@ -164,6 +164,14 @@ func (m *v1) set(r *specs.LinuxResources) ([]string, error) {
 				return nil, err
 			}
 		}
+		if mem.Swappiness != nil {
+			if *mem.Swappiness > 100 {
+				return nil, fmt.Errorf("memory swappiness %d: use 0 to 100", *mem.Swappiness)
+			}
+			if err := writeFile(dir, "memory.swappiness", strconv.FormatUint(*mem.Swappiness, 10)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if cpu := r.CPU; cpu != nil {
 		if cpu.Shares != nil || cpu.Quota != nil || cpu.Period != nil {

@@ -114,6 +114,9 @@ func (m *v2) set(r *specs.LinuxResources) ([]string, error) {
 		if mem.DisableOOMKiller != nil && *mem.DisableOOMKiller {
 			warnings = append(warnings, "cgroup v2 cannot disable the OOM killer: --oom-kill-disable is ignored")
 		}
+		if mem.Swappiness != nil {
+			warnings = append(warnings, "cgroup v2 has no per-cgroup swappiness: memory.swappiness is ignored")
+		}
 	}
 	if cpu := r.CPU; cpu != nil {
 		if cpu.Shares != nil {

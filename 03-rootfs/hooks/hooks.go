@@ -55,6 +55,19 @@ func Run(kind string, hooks []specs.Hook, state *specs.State) error {
 	return nil
 }
 
+// RunAll runs every hook even when some fail, and returns one error per
+// failure: for poststart and poststop, whose failures are only warnings
+// and must not keep the hooks after them from running.
+func RunAll(kind string, hooks []specs.Hook, state *specs.State) []error {
+	var errs []error
+	for i, h := range hooks {
+		if err := Run(kind, []specs.Hook{h}, state); err != nil {
+			errs = append(errs, fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, errors.Unwrap(err)))
+		}
+	}
+	return errs
+}
+
 // runOne runs one hook: the program at h.Path (absolute, never looked up) with
 // h.Args as its whole argv, argv[0] included, and h.Env as its whole
 // environment. With h.Timeout it is killed after that many seconds.

@@ -86,8 +86,9 @@ func openPty() (master, slave int, err error) {
 	return master, slave, nil
 }
 
-// receiveConsole reads the pty master the init sent over sock.
-func receiveConsole(sock *os.File) (*os.File, error) {
+// ReceiveConsole reads the pty master that a container's init sent over
+// the console socket sock (the receiving side of --console-socket).
+func ReceiveConsole(sock *os.File) (*os.File, error) {
 	buf := make([]byte, 32)
 	oob := make([]byte, unix.CmsgSpace(4))
 	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, 0)

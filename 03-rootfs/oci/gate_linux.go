@@ -40,7 +40,8 @@ func AwaitStart(spec *specs.Spec, ready func()) error {
 	}
 	var b [1]byte
 	_, _ = unix.Read(gateFd, b[:])
-	unix.Close(gateFd)
+	// gateFd stays open: its close at execve tells `start` that the
+	// program runs (waitForExec).
 	if spec.Hooks == nil || len(spec.Hooks.StartContainer) == 0 {
 		return nil
 	}

@@ -59,9 +59,12 @@ func (r *Runtime) Start(id string) error {
 		return fmt.Errorf("start container %q: open its exec FIFO: %w", id, err)
 	}
 	_, err = unix.Write(fd, []byte{'0'})
+	if err == nil {
+		err = waitForExec(fd)
+	}
 	unix.Close(fd)
 	if err != nil {
-		return fmt.Errorf("start container %q: write its exec FIFO: %w", id, err)
+		return fmt.Errorf("start container %q: %w", id, err)
 	}
 	if err := os.Remove(r.Store.fifo(id)); err != nil {
 		return fmt.Errorf("start container %q: %w", id, err)
@@ -75,11 +78,31 @@ func (r *Runtime) Start(id string) error {
 		return err
 	}
 	if spec.Hooks != nil {
-		if err := hooks.Run("poststart", spec.Hooks.Poststart, &st.State); err != nil {
+		for _, err := range hooks.RunAll("poststart", spec.Hooks.Poststart, &st.State) {
 			r.warn(err.Error())
 		}
 	}
 	return nil
+}
+
+// waitForExec waits until the init has executed the program. The init
+// keeps the FIFO's read end open, close-on-exec, after it woke up: when the
+// execve(2) closes it (or the init dies), the FIFO has no reader left, and
+// poll(2) reports POLLERR on our write end. Only then may poststart run.
+func waitForExec(fd int) error {
+	fds := []unix.PollFd{{Fd: int32(fd)}}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wait for the program to start: %w", err)
+		}
+		if fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
+			return nil
+		}
+	}
 }
 
 // State returns the container's state as the spec defines it.
@@ -136,7 +159,7 @@ func (r *Runtime) remove(st *State, poststop bool) error {
 	}
 	if poststop && specErr == nil && spec.Hooks != nil {
 		st.Status = specs.StateStopped
-		if err := hooks.Run("poststop", spec.Hooks.Poststop, &st.State); err != nil {
+		for _, err := range hooks.RunAll("poststop", spec.Hooks.Poststop, &st.State) {
 			r.warn(err.Error())
 		}
 	}
@@ -293,7 +316,7 @@ func (r *Runtime) create(id string, o CreateOptions, detached bool, console func
 	}
 	out := &created{Container: c}
 	if files.consoleOurs != nil {
-		if out.Console, err = receiveConsole(files.consoleOurs); err != nil {
+		if out.Console, err = ReceiveConsole(files.consoleOurs); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -3,7 +3,9 @@ package rootfs
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/moby/sys/capability"
@@ -40,6 +42,15 @@ func Finish(spec *specs.Spec) error {
 	}
 	if err := setRlimits(p.Rlimits); err != nil {
 		return err
+	}
+	if p.OOMScoreAdj != nil {
+		// How eagerly the OOM killer picks this process (-1000 never,
+		// 1000 first); children inherit it. Lowering it needs
+		// CAP_SYS_RESOURCE, so it is set before the capabilities go.
+		v := strconv.Itoa(*p.OOMScoreAdj)
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(v), 0); err != nil {
+			return fmt.Errorf("rootfs: process.oomScoreAdj %s: %w", v, err)
+		}
 	}
 	// seccomp in runc's order. A filter may be installed only by a thread
 	// that holds CAP_SYS_ADMIN or has no_new_privs set. Without

@@ -88,6 +88,9 @@ func Setup(spec *specs.Spec) error {
 	}
 
 	// From here on "/" is the container's root.
+	if err := rootPropagation(spec); err != nil {
+		return err
+	}
 	if err := writeSysctls(spec); err != nil {
 		return err
 	}
@@ -365,24 +368,17 @@ func populateDev(root string, spec *specs.Spec) error {
 	// mknod(2) applies the umask; the nodes must be 0666 for everyone.
 	old := unix.Umask(0)
 	defer unix.Umask(old)
+	userns := hasNamespace(spec, specs.UserNamespace)
 	for _, d := range defaultDevices {
 		path := filepath.Join(dev, d.name)
-		err := unix.Mknod(path, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor)))
-		switch {
-		case err == nil, errors.Is(err, unix.EEXIST):
-		case errors.Is(err, unix.EPERM) && hasNamespace(spec, specs.UserNamespace):
-			// In a user namespace mknod(2) of a device is refused
-			// (only the initial namespace may create device nodes:
-			// otherwise a container could make a node for the host's
-			// disk). Bind-mounting the host's node gives the same file.
-			if err := createFile(path); err != nil {
-				return err
-			}
-			if err := mount("/dev/"+d.name, path, "", unix.MS_BIND, ""); err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("mknod %s c %d %d: %w", path, d.major, d.minor, err)
+		if err := makeNode(path, unix.S_IFCHR|0o666, unix.Mkdev(d.major, d.minor), "/dev/"+d.name, userns); err != nil {
+			return err
+		}
+	}
+	// The devices the spec asks for (Docker's --device).
+	for _, d := range linuxOf(spec).Devices {
+		if err := specDevice(root, d, userns); err != nil {
+			return err
 		}
 	}
 	for _, l := range devLinks {
@@ -401,6 +397,101 @@ func populateDev(root string, spec *specs.Spec) error {
 		}
 		if err := os.Symlink("pts/ptmx", ptmx); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// rootPropagation applies linux.rootfsPropagation to the new root. Lesson
+// 01 made every mount private; "shared" or "slave" here lets mounts made
+// later (by the container, or on the host under a shared bind) travel.
+func rootPropagation(spec *specs.Spec) error {
+	p := linuxOf(spec).RootfsPropagation
+	if p == "" {
+		return nil
+	}
+	flag, ok := map[string]uintptr{
+		"shared": unix.MS_SHARED, "rshared": unix.MS_SHARED | unix.MS_REC,
+		"slave": unix.MS_SLAVE, "rslave": unix.MS_SLAVE | unix.MS_REC,
+		"private": unix.MS_PRIVATE, "rprivate": unix.MS_PRIVATE | unix.MS_REC,
+		"unbindable": unix.MS_UNBINDABLE, "runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+	}[p]
+	if !ok {
+		return fmt.Errorf("rootfs: linux.rootfsPropagation %q: use shared, slave, private or unbindable (r-prefixed for recursive)", p)
+	}
+	if err := mount("", "/", "", flag, ""); err != nil {
+		return fmt.Errorf("rootfs: root propagation %s: %w", p, err)
+	}
+	return nil
+}
+
+// linuxOf is spec.Linux, or an empty one.
+func linuxOf(spec *specs.Spec) *specs.Linux {
+	if spec.Linux == nil {
+		return &specs.Linux{}
+	}
+	return spec.Linux
+}
+
+// makeNode creates a device node. In a user namespace mknod(2) of a device
+// is refused (only the initial namespace may create device nodes: otherwise
+// a container could make a node for the host's disk), so there we
+// bind-mount the host's node instead, which gives the same file.
+func makeNode(path string, mode uint32, dev uint64, hostPath string, userns bool) error {
+	err := unix.Mknod(path, mode, int(dev))
+	switch {
+	case err == nil, errors.Is(err, unix.EEXIST):
+		return nil
+	case errors.Is(err, unix.EPERM) && userns:
+		if err := createFile(path); err != nil {
+			return err
+		}
+		return mount(hostPath, path, "", unix.MS_BIND, "")
+	}
+	return fmt.Errorf("mknod %s %o %d:%d: %w", path, mode, unix.Major(dev), unix.Minor(dev), err)
+}
+
+// specDevice creates one of spec.Linux.Devices inside the root, with its
+// type, numbers, permissions and owner.
+func specDevice(root string, d specs.LinuxDevice, userns bool) error {
+	if !filepath.IsAbs(d.Path) || !strings.HasPrefix(filepath.Clean(d.Path), "/dev/") {
+		return fmt.Errorf("device %q: the path must be under /dev", d.Path)
+	}
+	path, err := InRoot(root, d.Path)
+	if err != nil {
+		return err
+	}
+	var mode uint32
+	switch d.Type {
+	case "c", "u":
+		mode = unix.S_IFCHR
+	case "b":
+		mode = unix.S_IFBLK
+	case "p":
+		mode = unix.S_IFIFO
+	default:
+		return fmt.Errorf("device %s: type %q is not c, u, b or p", d.Path, d.Type)
+	}
+	perm := uint32(0o666)
+	if d.FileMode != nil {
+		perm = uint32(d.FileMode.Perm())
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("device %s: %w", d.Path, err)
+	}
+	if err := makeNode(path, mode|perm, unix.Mkdev(uint32(d.Major), uint32(d.Minor)), d.Path, userns); err != nil {
+		return fmt.Errorf("device %s: %w", d.Path, err)
+	}
+	uid, gid := -1, -1
+	if d.UID != nil {
+		uid = int(*d.UID)
+	}
+	if d.GID != nil {
+		gid = int(*d.GID)
+	}
+	if uid >= 0 || gid >= 0 {
+		if err := os.Lchown(path, uid, gid); err != nil {
+			return fmt.Errorf("device %s: chown: %w", d.Path, err)
 		}
 	}
 	return nil
