@@ -29,20 +29,31 @@ type runtimeBox struct {
 	inits        []int // PIDs of the inits that `create` made
 }
 
-// newBundle makes a bundle from `runc spec` (the reference tool's own
-// template) around a busybox root, with args as the process.
+// newBundle makes a bundle with our own `spec` command around a busybox
+// root, with args as the process.
 func newBundle(t *testing.T, args ...string) *runtimeBox {
+	t.Helper()
+	return newBundleWith(t, testkit.Command(testkit.Self(t), "spec"), args)
+}
+
+// newRuncBundle makes the bundle with `runc spec`, the reference tool's
+// own template.
+func newRuncBundle(t *testing.T, args ...string) *runtimeBox {
 	t.Helper()
 	testkit.Require(t, "runc (apt-get install runc) for `runc spec`", func() error {
 		_, err := exec.LookPath("runc")
 		return err
 	})
+	return newBundleWith(t, exec.Command("runc", "spec"), args)
+}
+
+func newBundleWith(t *testing.T, cmd *exec.Cmd, args []string) *runtimeBox {
+	t.Helper()
 	b := &runtimeBox{t: t, root: t.TempDir(), bundle: t.TempDir()}
 	require.NoError(t, os.Rename(rootfsCopy(t), filepath.Join(b.bundle, "rootfs")))
-	cmd := exec.Command("runc", "spec")
 	cmd.Dir = b.bundle
 	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "runc spec: %s", out)
+	require.NoError(t, err, "%v: %s", cmd.Args, out)
 	data, err := os.ReadFile(filepath.Join(b.bundle, "config.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(data, &b.spec))
@@ -160,7 +171,7 @@ func (b *runtimeBox) inRoot(name string) string { return filepath.Join(b.bundle,
 func TestLifecycleOnARuncSpecBundle(t *testing.T) {
 	testkit.Root(t)
 	word := randName("hello-")
-	b := newBundle(t, "sh", "-c", "echo "+word+" > /tmp/out; sleep 0.2")
+	b := newRuncBundle(t, "sh", "-c", "echo "+word+" > /tmp/out; sleep 0.2")
 	b.spec.Root.Readonly = false
 	b.save()
 	id := randName("c")
@@ -412,15 +423,33 @@ func TestLogFile(t *testing.T) {
 	assert.Equal(t, 1, r.Code)
 }
 
+func TestSpecWritesAConfigOnce(t *testing.T) {
+	dir := t.TempDir()
+	cmd := testkit.Command(testkit.Self(t), "spec", "--bundle", dir)
+	r := testkit.RunCommand(t, cmd)
+	require.Equal(t, 0, r.Code, r.Stderr)
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	require.NoError(t, err)
+	spec, err := oci.ParseConfig(data)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"sh"}, spec.Process.Args)
+	assert.True(t, spec.Process.Terminal)
+	r = testkit.RunCommand(t, testkit.Command(testkit.Self(t), "spec", "--bundle", dir))
+	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Stderr, "exists already")
+}
+
 func TestRunBundle(t *testing.T) {
 	testkit.Root(t)
 	id := randName("r")
-	b := newBundle(t, "sh", "-c", "echo $(hostname) in $(grep -c /minibox/"+id+" /proc/self/cgroup); exit 7")
+	b := newBundle(t, "sh", "-c", "echo $(hostname) $(grep -c minibox /proc/self/cgroup) $(ls /sys/fs/cgroup | grep -c .); exit 7")
 	b.spec.Hostname = randName("h")
 	b.save()
 	r := b.cmd("run", "--bundle", b.bundle, id)
 	assert.Equal(t, 7, r.Code, r.Stderr)
-	assert.Regexp(t, "^"+b.spec.Hostname+" in [1-9][0-9]*\n$", r.Stdout, "its own hostname, in its own cgroup")
+	// Its own hostname; its cgroup namespace hides where its cgroup is,
+	// and /sys/fs/cgroup (the "cgroup" mount of `spec`) is not empty.
+	assert.Regexp(t, "^"+b.spec.Hostname+" 0 [1-9][0-9]*\n$", r.Stdout)
 	assert.NoDirExists(t, filepath.Join(b.root, id), "run deletes the container")
 	assert.Equal(t, "", strings.TrimSpace(b.ok("list", "-q")))
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -73,7 +75,7 @@ func (g *runtimeFlags) write(stderr io.Writer, level, msg string) {
 
 // ociCommands are runc's lifecycle commands over bundles.
 func ociCommands(g *runtimeFlags) []*cobra.Command {
-	return []*cobra.Command{newCreateCmd(g), newStartCmd(g), newStateCmd(g), newKillCmd(g), newDeleteCmd(g), newListCmd(g)}
+	return []*cobra.Command{newCreateCmd(g), newStartCmd(g), newStateCmd(g), newKillCmd(g), newDeleteCmd(g), newListCmd(g), newSpecCmd()}
 }
 
 // ociCmd builds a command that takes exactly one container ID.
@@ -230,5 +232,41 @@ func newListCmd(g *runtimeFlags) *cobra.Command {
 		})
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print the IDs only")
 	cmd.Flags().StringVarP(&format, "format", "f", "table", "table or json")
+	return cmd
+}
+
+func newSpecCmd() *cobra.Command {
+	var bundle string
+	cmd := &cobra.Command{
+		Use:   "spec [--bundle DIR]",
+		Short: "Write a starting config.json for a bundle, as `runc spec` does",
+		Example: `  mkdir -p web/rootfs && cd web && 03-rootfs spec
+  # put a root filesystem into rootfs/, edit config.json, then:
+  sudo 03-rootfs run web`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := filepath.Join(bundle, "config.json")
+			data, err := json.MarshalIndent(oci.DefaultSpec(), "", "\t")
+			if err != nil {
+				return cli.Fail(err)
+			}
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err != nil {
+				if errors.Is(err, os.ErrExist) {
+					return &cli.ExitStatus{Code: 1, Err: fmt.Errorf("%s exists already: remove it first", path)}
+				}
+				return &cli.ExitStatus{Code: 1, Err: err}
+			}
+			_, err = f.Write(append(data, '\n'))
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return &cli.ExitStatus{Code: 1, Err: err}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&bundle, "bundle", "b", ".", "the bundle directory to write config.json into")
 	return cmd
 }

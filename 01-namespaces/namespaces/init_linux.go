@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -27,7 +28,22 @@ const (
 
 	// ExtraFd is the first descriptor WithFiles hands to the init.
 	ExtraFd = 6
+	// extraFilesEnv lists, in the init's environment, which of them were
+	// given: an open descriptor proves nothing, since the Go runtime opens
+	// its own (epoll, cgroup files) at the lowest free numbers.
+	extraFilesEnv = "_MINIBOX_EXTRA_FDS"
 )
+
+// ExtraFile reports, inside the init, whether the runtime handed over
+// descriptor fd with WithFiles.
+func ExtraFile(fd int) bool {
+	for _, s := range strings.Split(os.Getenv(extraFilesEnv), ",") {
+		if s == strconv.Itoa(fd) {
+			return true
+		}
+	}
+	return false
+}
 
 // Step is extra setup that a later lesson runs inside the container after
 // the namespaces are ready and before the command starts (lesson 03 adds the

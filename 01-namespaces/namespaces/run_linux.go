@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -103,17 +105,20 @@ func InDir(dir string) StartOption {
 }
 
 // WithFiles hands files to the init as descriptors ExtraFd, ExtraFd+1, ...
-// in order; a nil file leaves its number closed. The init finds them by
-// number (lesson 03: the start gate and the console socket).
+// in order; a nil file leaves its number closed. The init asks ExtraFile
+// whether one was given (lesson 03: the start gate and the console socket).
 func WithFiles(files ...*os.File) StartOption {
 	return func(a *syscall.ProcAttr) {
+		var given []string
 		for _, f := range files {
 			fd := ^uintptr(0) // -1: closed in the child
 			if f != nil {
 				fd = f.Fd()
+				given = append(given, strconv.Itoa(len(a.Files)))
 			}
 			a.Files = append(a.Files, fd)
 		}
+		a.Env = append(a.Env, extraFilesEnv+"="+strings.Join(given, ","))
 	}
 }
 

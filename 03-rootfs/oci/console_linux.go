@@ -25,7 +25,7 @@ const consoleFd = namespaces.ExtraFd + 1
 // --rootfs -t`, which already gives the init a terminal on its stdio).
 func Console(fallback namespaces.Step) namespaces.Step {
 	return func(spec *specs.Spec) error {
-		if !isOpen(consoleFd) {
+		if !namespaces.ExtraFile(consoleFd) {
 			return fallback(spec)
 		}
 		defer unix.Close(consoleFd)
@@ -104,10 +104,4 @@ func ReceiveConsole(sock *os.File) (*os.File, error) {
 		return nil, errors.New("receive the container's console: expected one descriptor")
 	}
 	return os.NewFile(uintptr(fds[0]), "console"), nil
-}
-
-// isOpen reports whether descriptor fd is open in this process.
-func isOpen(fd int) bool {
-	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-	return err == nil
 }

@@ -6,6 +6,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"minibox/01-namespaces/namespaces"
 	"minibox/03-rootfs/hooks"
 )
 
@@ -22,7 +23,7 @@ const gateFd = consoleFd - 1
 // no writer returns 0 at once. poll does wait: Linux reports a FIFO as
 // hung up only after a writer has come and gone, not before any came.
 func AwaitStart(spec *specs.Spec, ready func()) error {
-	if !isOpen(gateFd) {
+	if !namespaces.ExtraFile(gateFd) {
 		return nil // not a create: run at once
 	}
 	unix.CloseOnExec(gateFd)

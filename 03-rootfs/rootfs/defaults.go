@@ -10,8 +10,9 @@ import specs "github.com/opencontainers/runtime-spec/specs-go"
 // in /dev/pts, POSIX shared memory in /dev/shm and message queues in
 // /dev/mqueue. /sys is read-only: much of it is global to the machine.
 //
-// Docker also mounts the cgroup tree read-only at /sys/fs/cgroup; on a cgroup
-// v1 host that takes one mount per controller, so this lesson leaves it out.
+// Docker also mounts the container's cgroups read-only at /sys/fs/cgroup
+// (Setup knows the "cgroup" mount type, and the OCI `spec` command adds it);
+// `run --rootfs` leaves it out to keep the list short.
 func DefaultMounts() []specs.Mount {
 	return []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},

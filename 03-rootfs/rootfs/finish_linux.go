@@ -70,7 +70,7 @@ func Finish(spec *specs.Spec) error {
 		}
 		// The bounding set limits what any later execve(2) can grant;
 		// dropping from it needs CAP_SETPCAP, which we may lose in step 4.
-		if err := caps.Apply(capability.BOUNDS); err != nil {
+		if err := applyCaps(caps, capability.BOUNDS); err != nil {
 			return fmt.Errorf("rootfs: set the capability bounding set: %w", err)
 		}
 	}
@@ -79,7 +79,7 @@ func Finish(spec *specs.Spec) error {
 		return err
 	}
 	if caps != nil {
-		if err := caps.Apply(capability.CAPS | capability.AMBS); err != nil {
+		if err := applyCaps(caps, capability.CAPS|capability.AMBS); err != nil {
 			return fmt.Errorf("rootfs: set capabilities: %w", err)
 		}
 	}

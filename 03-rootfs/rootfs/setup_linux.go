@@ -258,6 +258,7 @@ func createFile(path string) error {
 // descriptor we opened before), unmount it lazily, and the new root shows
 // through. No put_old directory has to be created and removed in the image.
 func pivotInto(root string) error {
+	// LAB 03.1 BEGIN: pivot_root into root and detach the old root
 	oldRoot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open the old root: %w", err)
@@ -288,6 +289,12 @@ func pivotInto(root string) error {
 		return fmt.Errorf("enter the new root: %w", err)
 	}
 	return nil
+	// LAB 03.1 END
+	// LAB 03.1 STUB: lab.Warn("03.1") // chroot, the old way: the host stays mounted, and a kept fd escapes
+	// LAB 03.1 STUB: if err := unix.Chroot(root); err != nil {
+	// LAB 03.1 STUB: 	return fmt.Errorf("chroot %s: %w", root, err)
+	// LAB 03.1 STUB: }
+	// LAB 03.1 STUB: return unix.Chdir("/")
 }
 
 // readonlyPath makes path read-only: bind it onto itself (a mount of its
@@ -308,6 +315,7 @@ func readonlyPath(path string) error {
 // maskPath hides path: a file is covered by /dev/null (reads give nothing,
 // writes vanish), a directory by an empty read-only tmpfs.
 func maskPath(path string) error {
+	// LAB 03.3 BEGIN: hide path: /dev/null over a file, an empty read-only tmpfs over a directory
 	if _, err := os.Stat("/dev/null"); err != nil {
 		return fmt.Errorf("masking needs /dev/null in the container (mount a tmpfs on /dev): %w", err)
 	}
@@ -320,6 +328,9 @@ func maskPath(path string) error {
 		return mount("tmpfs", path, "tmpfs", unix.MS_RDONLY, "")
 	}
 	return err
+	// LAB 03.3 END
+	// LAB 03.3 STUB: lab.Warn("03.3")
+	// LAB 03.3 STUB: return nil
 }
 
 // ownDev says whether the spec gives /dev a filesystem of its own (not a
@@ -369,20 +380,23 @@ func populateDev(root string, spec *specs.Spec) error {
 	old := unix.Umask(0)
 	defer unix.Umask(old)
 	userns := hasNamespace(spec, specs.UserNamespace)
+	// LAB 03.2 BEGIN: create the default device nodes and the links to /proc/self/fd
 	for _, d := range defaultDevices {
 		path := filepath.Join(dev, d.name)
 		if err := makeNode(path, unix.S_IFCHR|0o666, unix.Mkdev(d.major, d.minor), "/dev/"+d.name, userns); err != nil {
 			return err
 		}
 	}
-	// The devices the spec asks for (Docker's --device).
-	for _, d := range linuxOf(spec).Devices {
-		if err := specDevice(root, d, userns); err != nil {
+	for _, l := range devLinks {
+		if err := os.Symlink(l[0], filepath.Join(dev, l[1])); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
 	}
-	for _, l := range devLinks {
-		if err := os.Symlink(l[0], filepath.Join(dev, l[1])); err != nil && !errors.Is(err, fs.ErrExist) {
+	// LAB 03.2 END
+	// LAB 03.2 STUB: lab.Warn("03.2") // an empty /dev: no null, no zero, no fd links
+	// The devices the spec asks for (Docker's --device).
+	for _, d := range linuxOf(spec).Devices {
+		if err := specDevice(root, d, userns); err != nil {
 			return err
 		}
 	}
