@@ -17,6 +17,7 @@ APT_PACKAGES=(
   ca-certificates curl git make sudo   # fetching Go, building, the README's commands
   busybox-static                       # tests build their container images from it
   util-linux                           # unshare(1): the benchmark's reference
+  runc crun                            # lesson 03: `runc spec` bundles in the tests, the benchmark's references
   iproute2 procps                      # ip, ps: to look around inside containers
   iptables                             # NAT and published ports (lesson 05)
 )

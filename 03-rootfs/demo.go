@@ -50,6 +50,27 @@ func newDemoCmd() *cobra.Command {
 	return cmd
 }
 
+// newMkrootfsCmd makes a busybox root filesystem for the examples of the
+// chapter: `run --rootfs` needs one, and there is no image yet (lesson 06).
+func newMkrootfsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "mkrootfs DIR",
+		Short: "Make a busybox root filesystem in DIR from the host's busybox-static",
+		Example: `  go run ./03-rootfs mkrootfs ./busybox-rootfs
+  sudo go run ./03-rootfs run --rootfs ./busybox-rootfs -it -- sh`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := os.Mkdir(args[0], 0o755); err != nil {
+				return cli.Fail(fmt.Errorf("%w (mkrootfs makes a new directory)", err))
+			}
+			if err := busybox.Build(args[0]); err != nil {
+				return cli.Fail(err)
+			}
+			return nil
+		},
+	}
+}
+
 // question is one row of the demo: a fact read on the host by Go, and the
 // shell command that reads it inside the container.
 type question struct {

@@ -41,7 +41,7 @@ func main() {
 	var g runtimeFlags
 	g.add(root)
 	checks := func() []doctor.Check { return append(doctor.Base(), cgroups.DoctorChecks()...) }
-	root.AddCommand(newRunCmd(&g), cli.NSCmd(), newDemoCmd(), cli.DoctorCmd(checks))
+	root.AddCommand(newRunCmd(&g), cli.NSCmd(), newDemoCmd(), newMkrootfsCmd(), cli.DoctorCmd(checks))
 	root.AddCommand(ociCommands(&g)...)
 	os.Exit(cli.Execute(root, os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -1,7 +1,7 @@
 // Command compare times two commands against each other in the same run:
 // it alternates them (so drift in the machine's load hits both alike),
 // discards warm-up runs, and prints each one's median and spread and the
-// ratio of the medians. The lesson benchmarks in bench/*.sh use it.
+// ratio of the medians (a third command, -c, is optional). The lesson benchmarks in bench/*.sh use it.
 //
 //	go run ./bench/compare -runs 100 -a 'bin/01-namespaces run -- /bin/true' -b 'unshare --pid --fork /bin/true'
 package main
@@ -22,34 +22,47 @@ func main() {
 		warmup       = flag.Int("warmup", 3, "untimed runs of each command first")
 		a            = flag.String("a", "", "the command under test (split on spaces)")
 		b            = flag.String("b", "", "the reference command (split on spaces)")
+		c            = flag.String("c", "", "a second reference command (optional)")
 		nameA, nameB = flag.String("name-a", "", "label for -a"), flag.String("name-b", "", "label for -b")
+		nameC        = flag.String("name-c", "", "label for -c")
 	)
 	flag.Parse()
 	if *a == "" || *b == "" || *runs < 1 {
-		fmt.Fprintln(os.Stderr, "usage: compare -a 'CMD...' -b 'CMD...' [-runs N] [-warmup N]")
+		fmt.Fprintln(os.Stderr, "usage: compare -a 'CMD...' -b 'CMD...' [-c 'CMD...'] [-runs N] [-warmup N]")
 		os.Exit(2)
 	}
-	if *nameA == "" {
-		*nameA = *a
+	cmds := []*command{{name: *nameA, line: *a}, {name: *nameB, line: *b}}
+	if *c != "" {
+		cmds = append(cmds, &command{name: *nameC, line: *c})
 	}
-	if *nameB == "" {
-		*nameB = *b
-	}
-	cmdA, cmdB := strings.Fields(*a), strings.Fields(*b)
-	var ta, tb []time.Duration
 	for i := 0; i < *warmup+*runs; i++ {
-		da, err := timeRun(cmdA)
-		check(err, *a)
-		db, err := timeRun(cmdB)
-		check(err, *b)
-		if i >= *warmup {
-			ta, tb = append(ta, da), append(tb, db)
+		for _, cmd := range cmds {
+			d, err := timeRun(strings.Fields(cmd.line))
+			check(err, cmd.line)
+			if i >= *warmup {
+				cmd.times = append(cmd.times, d)
+			}
 		}
 	}
-	ma, mb := median(ta), median(tb)
-	fmt.Printf("%-40s median %8.2fms  p10 %8.2fms  p90 %8.2fms  (%d runs)\n", *nameA, ms(ma), ms(pct(ta, 10)), ms(pct(ta, 90)), *runs)
-	fmt.Printf("%-40s median %8.2fms  p10 %8.2fms  p90 %8.2fms  (%d runs)\n", *nameB, ms(mb), ms(pct(tb, 10)), ms(pct(tb, 90)), *runs)
-	fmt.Printf("ratio (median %s / median %s): %.2f\n", *nameA, *nameB, float64(ma)/float64(mb))
+	for _, cmd := range cmds {
+		fmt.Printf("%-40s median %8.2fms  p10 %8.2fms  p90 %8.2fms  (%d runs)\n", cmd.label(), ms(median(cmd.times)), ms(pct(cmd.times, 10)), ms(pct(cmd.times, 90)), *runs)
+	}
+	for _, ref := range cmds[1:] {
+		fmt.Printf("ratio (median %s / median %s): %.2f\n", cmds[0].label(), ref.label(), float64(median(cmds[0].times))/float64(median(ref.times)))
+	}
+}
+
+// command is one of the commands being compared, with its timings.
+type command struct {
+	name, line string
+	times      []time.Duration
+}
+
+func (c *command) label() string {
+	if c.name != "" {
+		return c.name
+	}
+	return c.line
 }
 
 func timeRun(argv []string) (time.Duration, error) {
