@@ -103,8 +103,10 @@ func demo(out io.Writer, dir string) error {
 	fmt.Fprintln(out, "\nThe container's / is the busybox directory (its mount's root is that host path),")
 	fmt.Fprintln(out, "with a handful of mounts of its own; /proc/timer_list is covered by /dev/null, /proc/sys")
 	fmt.Fprintln(out, "is read-only, and without CAP_SYS_ADMIN its root may not mount anything. Try:")
-	fmt.Fprintln(out, "  sudo go run ./03-rootfs run --rootfs DIR -it -- sh")
-	fmt.Fprintln(out, "  sudo go run ./03-rootfs run --rootfs DIR --privileged -- grep CapEff /proc/self/status")
+	fmt.Fprintln(out, "  go run ./03-rootfs mkrootfs ./busybox-rootfs")
+	fmt.Fprintln(out, "  sudo go run ./03-rootfs run --rootfs ./busybox-rootfs -it -- sh")
+	fmt.Fprintln(out, "  sudo go run ./03-rootfs run --rootfs ./busybox-rootfs --privileged -- grep CapEff /proc/self/status")
+	fmt.Fprintln(out, "and the OCI runtime: see 03-rootfs/README.md (spec, create, start, state, kill, delete).")
 	return nil
 }
 
