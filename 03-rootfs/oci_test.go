@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -452,4 +453,58 @@ func TestRunBundle(t *testing.T) {
 	assert.Regexp(t, "^"+b.spec.Hostname+" 0 [1-9][0-9]*\n$", r.Stdout)
 	assert.NoDirExists(t, filepath.Join(b.root, id), "run deletes the container")
 	assert.Equal(t, "", strings.TrimSpace(b.ok("list", "-q")))
+}
+
+// TestJoinAnotherContainersNamespaces puts a second container into the
+// network, IPC and UTS namespaces of a first one, by path, as Kubernetes
+// does with the containers of a pod.
+func TestJoinAnotherContainersNamespaces(t *testing.T) {
+	testkit.Root(t)
+	b := newBundle(t, "sleep", "1000")
+	first := randName("pod")
+	b.ok("create", first)
+	pid := b.state(first).Pid
+
+	shared := []specs.LinuxNamespaceType{specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace}
+	file := map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: "net", specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts"}
+	for i, ns := range b.spec.Linux.Namespaces {
+		for _, s := range shared {
+			if ns.Type == s {
+				b.spec.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/%s", pid, file[s])
+			}
+		}
+	}
+	b.save()
+	second := randName("pod")
+	b.ok("create", second)
+	pid2 := b.state(second).Pid
+	for _, name := range []string{"net", "ipc", "uts", "pid", "mnt"} {
+		a, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, name))
+		require.NoError(t, err)
+		c, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid2, name))
+		require.NoError(t, err)
+		if name == "pid" || name == "mnt" {
+			assert.NotEqual(t, a, c, "%s: new for each container", name)
+		} else {
+			assert.Equal(t, a, c, "%s: joined", name)
+		}
+	}
+	ours, err := os.Readlink("/proc/self/ns/net")
+	require.NoError(t, err)
+	theirs, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid2))
+	require.NoError(t, err)
+	assert.NotEqual(t, ours, theirs, "joined the first container's network namespace, not the host's")
+	b.ok("delete", "--force", second)
+	b.ok("delete", "--force", first)
+
+	// The mount namespace cannot be joined from Go: a clear error.
+	for i, ns := range b.spec.Linux.Namespaces {
+		if ns.Type == specs.MountNamespace {
+			b.spec.Linux.Namespaces[i].Path = "/proc/self/ns/mnt"
+		}
+	}
+	b.save()
+	r := b.cmd("create", randName("mnt"))
+	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Stderr, "single-threaded")
 }

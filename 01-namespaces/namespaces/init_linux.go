@@ -139,7 +139,7 @@ func InitWithGate(gate Gate, steps ...Step) {
 // command inherits the namespace. The thread is never unlocked; the process
 // is replaced or becomes the reaper.
 func unshareCgroupNS(spec *specs.Spec) error {
-	if !hasNamespace(spec, specs.CgroupNamespace) {
+	if !newNamespace(spec, specs.CgroupNamespace) {
 		return nil
 	}
 	runtime.LockOSThread()
@@ -202,7 +202,7 @@ func setup(spec *specs.Spec) error {
 	if err := mountProc(spec); err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
-	if hasNamespace(spec, specs.NetworkNamespace) {
+	if newNamespace(spec, specs.NetworkNamespace) {
 		// A new network namespace has only `lo`, and it starts down.
 		if err := loopbackUp(); err != nil {
 			return fmt.Errorf("init: %w", err)

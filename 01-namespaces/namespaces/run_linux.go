@@ -151,7 +151,11 @@ func Start(spec *specs.Spec, stdio Stdio, opts ...StartOption) (*Container, erro
 	if spec.Process == nil || len(spec.Process.Args) == 0 {
 		return nil, errors.New("spec has no process to run")
 	}
-	flags, err := cloneFlags(spec)
+	created, joins, err := splitJoins(spec)
+	if err != nil {
+		return nil, fmt.Errorf("namespaces: %w", err)
+	}
+	flags, err := cloneFlags(created)
 	if err != nil {
 		return nil, fmt.Errorf("namespaces: %w", err)
 	}
@@ -210,7 +214,13 @@ func Start(spec *specs.Spec, stdio Stdio, opts ...StartOption) (*Container, erro
 		o(attr)
 	}
 	// syscall.ForkExec is clone(2) followed by execve(2) in the child.
-	pid, err := syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", initExeFd), []string{"minibox-init", initArg}, attr)
+	argv0, argv := fmt.Sprintf("/proc/self/fd/%d", initExeFd), []string{"minibox-init", initArg}
+	var pid int
+	if len(joins) > 0 {
+		pid, err = forkExecJoined(joins, argv0, argv, attr)
+	} else {
+		pid, err = syscall.ForkExec(argv0, argv, attr)
+	}
 	if err != nil {
 		specW.Close()
 		errR.Close()

@@ -196,7 +196,22 @@ func cloneFlags(spec *specs.Spec) (uintptr, error) {
 	// LAB 01.1 STUB: return 0, lab.Todo("01.1")
 }
 
-// hasNamespace reports whether spec asks for a new namespace of type t.
+// newNamespace reports whether spec asks for a new namespace of type t (not
+// one to join by path).
+func newNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if spec.Linux == nil {
+		return false
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == t && ns.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// hasNamespace reports whether spec puts the container in a namespace of
+// type t of its own: a new one, or one it joins by path.
 func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
 	if spec.Linux == nil {
 		return false

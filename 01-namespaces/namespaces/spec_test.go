@@ -211,3 +211,28 @@ func FuzzParseIDMap(f *testing.F) {
 		}
 	})
 }
+
+func TestSplitJoins(t *testing.T) {
+	spec := &specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{
+		{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace, Path: "/run/netns/blue"},
+		{Type: specs.MountNamespace}, {Type: specs.UTSNamespace, Path: "/proc/1/ns/uts"},
+	}}}
+	created, joins, err := splitJoins(spec)
+	require.NoError(t, err)
+	assert.Equal(t, []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}}, created.Linux.Namespaces)
+	require.Len(t, joins, 2)
+	assert.Equal(t, "/run/netns/blue", joins[0].path)
+	assert.Len(t, spec.Linux.Namespaces, 4, "the caller's spec is not changed")
+	assert.True(t, hasNamespace(spec, specs.NetworkNamespace))
+	assert.False(t, newNamespace(spec, specs.NetworkNamespace))
+
+	same, joins, err := splitJoins(&specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.PIDNamespace}}}})
+	require.NoError(t, err)
+	assert.Empty(t, joins)
+	assert.Len(t, same.Linux.Namespaces, 1)
+
+	for _, typ := range []specs.LinuxNamespaceType{specs.MountNamespace, specs.UserNamespace} {
+		_, _, err := splitJoins(&specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: typ, Path: "/proc/1/ns/x"}}}})
+		assert.ErrorContains(t, err, "single-threaded", string(typ))
+	}
+}

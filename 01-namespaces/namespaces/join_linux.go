@@ -1,0 +1,132 @@
+package namespaces
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Joining a namespace that already exists (a spec namespace with a path,
+// such as /proc/4242/ns/net or /run/netns/blue) is setns(2), not clone(2).
+// setns changes the namespaces of the calling *thread*, and a clone(2) from
+// that thread hands them to the child. So Start locks a thread, joins on it,
+// clones the init there, and puts the thread back into our own namespaces
+// before it lets it go (Go would otherwise run other goroutines on a thread
+// that lives in a container's network namespace).
+//
+// The mount and user namespaces cannot be joined this way: the kernel lets
+// only a single-threaded process enter them (a Go program never is; runc
+// does it in C before the Go runtime starts), so a path for them is refused.
+
+// nsJoin is one namespace to enter before clone.
+type nsJoin struct {
+	typ  specs.LinuxNamespaceType
+	path string
+	flag int
+}
+
+// splitJoins separates the namespaces to join (those with a path) from the
+// ones to create, and returns a copy of spec that lists only the latter.
+func splitJoins(spec *specs.Spec) (*specs.Spec, []nsJoin, error) {
+	if spec.Linux == nil {
+		return spec, nil, nil
+	}
+	var joins []nsJoin
+	var create []specs.LinuxNamespace
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Path == "" {
+			create = append(create, ns)
+			continue
+		}
+		switch ns.Type {
+		case specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.PIDNamespace, specs.CgroupNamespace:
+			joins = append(joins, nsJoin{ns.Type, ns.Path, int(nsFlags[ns.Type])})
+		default:
+			return nil, nil, fmt.Errorf("namespace %q: joining an existing one (%s) is not supported: the kernel lets only a single-threaded process enter a %s namespace", ns.Type, ns.Path, ns.Type)
+		}
+	}
+	if len(joins) == 0 {
+		return spec, nil, nil
+	}
+	cp := *spec
+	linux := *spec.Linux
+	linux.Namespaces = create
+	cp.Linux = &linux
+	return &cp, joins, nil
+}
+
+// forkExecJoined is syscall.ForkExec from a thread that first joined the
+// namespaces in joins.
+func forkExecJoined(joins []nsJoin, argv0 string, argv []string, attr *syscall.ProcAttr) (int, error) {
+	type result struct {
+		pid int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		pid, err, restored := forkExecOnThisThread(joins, argv0, argv, attr)
+		if restored {
+			// Back in our own namespaces: the thread may be reused. If
+			// not restored, it stays locked, and Go ends it when this
+			// goroutine returns.
+			runtime.UnlockOSThread()
+		}
+		done <- result{pid, err}
+	}()
+	r := <-done
+	return r.pid, r.err
+}
+
+// forkExecOnThisThread joins, clones and returns to our namespaces, on the
+// locked thread. restored says whether the thread is back in them.
+func forkExecOnThisThread(joins []nsJoin, argv0 string, argv []string, attr *syscall.ProcAttr) (pid int, err error, restored bool) {
+	// Our own namespaces, to come back to.
+	var ours []*os.File
+	defer func() {
+		for _, f := range ours {
+			f.Close()
+		}
+	}()
+	for _, j := range joins {
+		f, err := os.Open(fmt.Sprintf("/proc/thread-self/ns/%s", nsProcName[j.typ]))
+		if err != nil {
+			return 0, fmt.Errorf("open our own %s namespace: %w", j.typ, err), true
+		}
+		ours = append(ours, f)
+	}
+	restore := func() bool {
+		ok := true
+		for i, j := range joins {
+			if unix.Setns(int(ours[i].Fd()), j.flag) != nil {
+				ok = false
+			}
+		}
+		return ok
+	}
+	for _, j := range joins {
+		f, err := os.Open(j.path)
+		if err != nil {
+			return 0, fmt.Errorf("namespace %q: %w", j.typ, err), restore()
+		}
+		err = unix.Setns(int(f.Fd()), j.flag)
+		f.Close()
+		if err != nil {
+			return 0, fmt.Errorf("join the %s namespace %s (setns): %w", j.typ, j.path, err), restore()
+		}
+	}
+	pid, err = syscall.ForkExec(argv0, argv, attr)
+	return pid, err, restore()
+}
+
+// nsProcName is each namespace's file name in /proc/PID/ns. For a PID
+// namespace it is pid_for_children: setns(CLONE_NEWPID) changes where the
+// thread's future children go, not the thread itself.
+var nsProcName = map[specs.LinuxNamespaceType]string{
+	specs.NetworkNamespace: "net", specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts",
+	specs.PIDNamespace: "pid_for_children", specs.CgroupNamespace: "cgroup",
+}
