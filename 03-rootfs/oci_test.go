@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -507,4 +508,34 @@ func TestJoinAnotherContainersNamespaces(t *testing.T) {
 	r := b.cmd("create", randName("mnt"))
 	assert.Equal(t, 1, r.Code)
 	assert.Contains(t, r.Stderr, "single-threaded")
+}
+
+// TestCgroupMountShowsItsOwnCgroup: the "cgroup" mount of a bundle shows
+// the container's own cgroup (its pids.max is the bundle's limit), made
+// fresh in a cgroup namespace and bind-mounted without one.
+func TestCgroupMountShowsItsOwnCgroup(t *testing.T) {
+	testkit.Root(t)
+	for _, cgroupNS := range []bool{true, false} {
+		t.Run(fmt.Sprintf("cgroupns=%v", cgroupNS), func(t *testing.T) {
+			b := newBundle(t, "sh", "-c", "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; ls /sys/fs/cgroup/systemd 2>/dev/null | wc -l")
+			limit := int64(50 + rand.IntN(50))
+			b.spec.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &limit}}
+			if !cgroupNS {
+				var kept []specs.LinuxNamespace
+				for _, ns := range b.spec.Linux.Namespaces {
+					if ns.Type != specs.CgroupNamespace {
+						kept = append(kept, ns)
+					}
+				}
+				b.spec.Linux.Namespaces = kept
+			}
+			b.save()
+			r := b.cmd("run", randName("cg"))
+			require.Equal(t, 0, r.Code, r.Stderr)
+			lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+			require.Len(t, lines, 2, r.Stdout)
+			assert.Equal(t, strconv.FormatInt(limit, 10), lines[0])
+			assert.Equal(t, "0", lines[1], "a hierarchy without a cgroup of the container's own shows nothing of the host")
+		})
+	}
 }

@@ -47,6 +47,14 @@ func mountCgroups(dest string, o mountOptions, fresh bool) error {
 		if err := os.MkdirAll(sub, 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", sub, err)
 		}
+		// A hierarchy in which the container has no cgroup of its own
+		// (minibox makes none for devices or name=systemd) would show the
+		// host's whole tree: it stays an empty directory. In a cgroup
+		// namespace that is the hierarchy whose host mount is not outside
+		// the namespace's root (its root field is "/", not "/../..").
+		if (!fresh && h.own == ".") || (fresh && h.mountRoot == "/") {
+			continue
+		}
 		if err := mountOneCgroup(h, sub, o.flags, fresh); err != nil {
 			return err
 		}
@@ -83,6 +91,7 @@ func mountOneCgroup(h cgroupHierarchy, dest string, flags uintptr, fresh bool) e
 // path of our own cgroup in it.
 type cgroupHierarchy struct {
 	mountpoint, fstype, own string
+	mountRoot               string // the mount's root in the hierarchy, as mountinfo shows it to us
 	options                 string // for a v1 mount: "cpu,cpuacct" or "none,name=systemd"
 }
 
@@ -141,7 +150,7 @@ func cgroupHierarchies() ([]cgroupHierarchy, error) {
 		if err != nil || strings.HasPrefix(rel, "..") {
 			rel = "."
 		}
-		out = append(out, cgroupHierarchy{mountpoint: mp, fstype: fstype, own: rel, options: options})
+		out = append(out, cgroupHierarchy{mountpoint: mp, fstype: fstype, own: rel, mountRoot: fields[3], options: options})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("cgroup mount: no cgroup filesystem is mounted under /sys/fs/cgroup")
