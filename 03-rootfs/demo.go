@@ -11,8 +11,10 @@ import (
 
 	"github.com/moby/sys/capability"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"minibox/01-namespaces/cli"
+	"minibox/01-namespaces/namespaces"
 	"minibox/02-cgroups/cgroups"
 	"minibox/03-rootfs/runflags"
 	"minibox/internal/busybox"
@@ -220,4 +222,17 @@ func hostCapEff() string {
 		}
 	}
 	return "?"
+}
+
+// namespacesStdio sends a container's stdout and stderr to w, stdin from /dev/null.
+func namespacesStdio(w *os.File) namespaces.Stdio {
+	return namespaces.Stdio{Stdout: w, Stderr: w}
+}
+
+// unixAccessW asks the kernel whether we may write path, without writing.
+func unixAccessW(path string) error {
+	if err := unix.Access(path, unix.W_OK); err != nil {
+		return fmt.Errorf("refused: %w", err)
+	}
+	return nil
 }

@@ -31,11 +31,12 @@ import (
 func main() {
 	// The container's init: lesson 03's steps give it its root filesystem
 	// and then take away its powers, right before the command starts.
-	// (A terminal, for -t, is made its controlling one in between.)
+	// (With a terminal, the init opens its pty in between.)
 	if namespaces.IsInit() {
 		// AwaitStart holds the init, once all is set up, until the OCI
-		// `start` (it does not wait for a plain `run`).
-		namespaces.InitWithGate(oci.AwaitStart, rootfs.Setup, oci.Console(controllingTerminal), rootfs.Finish)
+		// `start` (it does not wait for a plain `run`); the rlimits that
+		// bind the init itself come last.
+		namespaces.InitWithGate(namespaces.Gates(oci.AwaitStart, rootfs.LateRlimits), rootfs.Setup, oci.Console, rootfs.Finish)
 	}
 	root := &cobra.Command{Use: "03-rootfs", Short: "minibox lesson 03: a root filesystem, capabilities and users; an OCI runtime"}
 	var g runtimeFlags
@@ -105,15 +106,11 @@ func newRunCmd(g *runtimeFlags) *cobra.Command {
 func run(spec *specs.Spec, res *specs.LinuxResources, term *terminal, stats bool, stderr io.Writer) error {
 	spec.Linux.Resources = res
 	spec.Linux.CgroupsPath = cgroups.Prefix + "/" + namespaces.RandomID()
-	stop, err := term.Start()
-	if err != nil {
-		term.Close()
-		return cli.Fail(err)
-	}
 	result, err := cgroups.Run(spec, term.Stdio(), cgroups.Options{
-		Warn: func(msg string) { fmt.Fprintf(stderr, "WARNING: %s\n", msg) },
+		Warn:  func(msg string) { fmt.Fprintf(stderr, "WARNING: %s\n", msg) },
+		Hooks: term.Hooks(spec),
 	})
-	stop()
+	term.Close()
 	if result != nil {
 		result.Report(stderr, stats && err == nil)
 	}

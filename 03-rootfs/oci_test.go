@@ -539,3 +539,31 @@ func TestCgroupMountShowsItsOwnCgroup(t *testing.T) {
 		})
 	}
 }
+
+// TestAddressSpaceLimitAfterAWait: a created container waits for start
+// with its init, a Go program that has reserved more address space than
+// the RLIMIT_AS the bundle asks for. The limit must bind the program, not
+// the waiting init.
+func TestAddressSpaceLimitAfterAWait(t *testing.T) {
+	testkit.Root(t)
+	b := newBundle(t, "sh", "-c", "ulimit -v > /dev/shm/x; cat /dev/shm/x")
+	b.spec.Process.Rlimits = append(b.spec.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_AS", Soft: 48 << 20, Hard: 64 << 20})
+	b.save()
+	id := randName("as")
+	out := filepath.Join(t.TempDir(), "out")
+	f, err := os.Create(out)
+	require.NoError(t, err)
+	defer f.Close()
+	c := testkit.Command(testkit.Self(t), "--root", b.root, "create", id)
+	c.Dir, c.Stdout, c.Stderr = b.bundle, f, f
+	require.NoError(t, c.Run())
+	b.inits = append(b.inits, b.state(id).Pid)
+	time.Sleep(300 * time.Millisecond) // the init's Go runtime goes on living meanwhile
+	require.Equal(t, specs.StateCreated, b.state(id).Status)
+	b.ok("start", id)
+	b.waitStatus(id, specs.StateStopped)
+	b.ok("delete", id)
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, "49152\n", string(data))
+}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"minibox/01-namespaces/namespaces"
+	"minibox/03-rootfs/oci"
 )
 
 // terminal is where the container's standard streams go, as -i and -t say.
@@ -23,19 +24,22 @@ import (
 //
 // With -t it gets a pseudo-terminal (pty(7)): a pair of devices where what
 // is written into the master comes out of the slave as typed keys, and what
-// the program writes to the slave comes out of the master. The container
-// gets the slave as stdin, stdout and stderr (and as its controlling
-// terminal: controllingTerminal). We sit on the master and copy between it
-// and our own terminal, which we put into raw mode so that every key, Ctrl-C
-// included, goes to the container's terminal, whose line discipline then
-// does the echoing, line editing and signals. Window size changes
-// (SIGWINCH) are passed on with TIOCSWINSZ.
+// the program writes to the slave comes out of the master. The init opens
+// the pair from the container's own /dev/ptmx, keeps the slave as stdin,
+// stdout, stderr and controlling terminal, and sends us the master over a
+// socket (oci.Console: the OCI runtime's console socket, here a socket
+// pair). We copy between the master and our own terminal, which we put into
+// raw mode so that every key, Ctrl-C included, goes to the container's
+// terminal, whose line discipline then does the echoing, line editing and
+// signals. Window size changes (SIGWINCH) are passed on with TIOCSWINSZ.
 type terminal struct {
 	tty, interactive bool
-	master, slave    *os.File
+	ours, theirs     *os.File // the console socket pair (-t)
+	master           *os.File // the pty master, once the init sent it
+	stop             func()
 }
 
-// newTerminal checks the flags against our stdin and opens the pty pair.
+// newTerminal checks the flags against our stdin and makes the socket pair.
 func newTerminal(tty, interactive bool) (*terminal, error) {
 	t := &terminal{tty: tty, interactive: interactive}
 	if !tty {
@@ -44,33 +48,64 @@ func newTerminal(tty, interactive bool) (*terminal, error) {
 	if interactive && !term.IsTerminal(int(os.Stdin.Fd())) {
 		return nil, errors.New("the input device is not a TTY: -it needs a terminal on stdin; to pipe input, use -i without -t")
 	}
-	master, slave, err := pty.Open()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open a pseudo-terminal: %w", err)
+		return nil, fmt.Errorf("make the console socket pair: %w", err)
 	}
-	t.master, t.slave = master, slave
+	t.ours, t.theirs = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console")
 	return t, nil
 }
 
-// Stdio is what the container's stdin, stdout and stderr are.
+// Stdio is what the container's stdin, stdout and stderr are (with -t,
+// until the init replaces them with the pty: an early error still shows).
 func (t *terminal) Stdio() namespaces.Stdio {
-	if t.slave != nil {
-		return namespaces.Stdio{Stdin: t.slave, Stdout: t.slave, Stderr: t.slave}
-	}
 	s := namespaces.Stdio{Stdout: os.Stdout, Stderr: os.Stderr} // nil stdin: /dev/null
-	if t.interactive {
+	if t.interactive && !t.tty {
 		s.Stdin = os.Stdin
 	}
 	return s
 }
 
-// Start begins copying between our terminal and the container's. The
-// returned stop, called after the container ended, copies what output is
-// left, closes the pty and gives our terminal back its old mode.
-func (t *terminal) Start() (stop func(), err error) {
-	if t.master == nil {
-		return func() {}, nil
+// Hooks hand the init the console socket (with -t) and, once it is set
+// up, take the pty master and start copying. The pty starts with our
+// terminal's size.
+func (t *terminal) Hooks(spec *specs.Spec) namespaces.Hooks {
+	if !t.tty {
+		return namespaces.Hooks{}
 	}
+	if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
+		spec.Process.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
+	}
+	return namespaces.Hooks{
+		StartOptions: []namespaces.StartOption{namespaces.WithFiles(nil, t.theirs)},
+		Released: func() error {
+			master, err := oci.ReceiveConsole(t.ours)
+			if err != nil {
+				return err
+			}
+			t.master = master
+			t.stop, err = t.copy()
+			return err
+		},
+	}
+}
+
+// Close, after the container ended, copies what output is left, closes
+// the pty and gives our terminal back its old mode.
+func (t *terminal) Close() {
+	if t.stop != nil {
+		t.stop()
+	}
+	for _, f := range []*os.File{t.ours, t.theirs} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// copy begins copying between our terminal and the container's. The
+// returned stop ends it.
+func (t *terminal) copy() (stop func(), err error) {
 	in := int(os.Stdin.Fd())
 	restore := func() {}
 	winch := make(chan os.Signal, 1)
@@ -101,11 +136,8 @@ func (t *terminal) Start() (stop func(), err error) {
 		close(done)
 	}()
 	return func() {
-		// The container's copies of the slave died with it; ours is
-		// the last one.
-		if t.slave != nil {
-			t.slave.Close()
-		}
+		// The container's copies of the slave died with it: the copy
+		// ends with EIO.
 		select {
 		case <-done:
 		case <-time.After(2 * time.Second):
@@ -122,46 +154,5 @@ func (t *terminal) Start() (stop func(), err error) {
 // directions, window size.
 func attachConsole(master *os.File) (stop func(), err error) {
 	t := &terminal{tty: true, interactive: true, master: master}
-	return t.Start()
-}
-
-// Close releases the pty when the container never started.
-func (t *terminal) Close() {
-	if t.master != nil {
-		t.master.Close()
-		t.slave.Close()
-	}
-}
-
-// controllingTerminal is a namespaces.Step for -t: it makes the init the
-// leader of a new session whose controlling terminal is the pty slave on
-// its stdin. Only then does the slave's line discipline turn Ctrl-C into
-// SIGINT and a window change into SIGWINCH for the program in front, and
-// job control works. The init is no process group leader (its group is the
-// runtime's), so setsid(2) succeeds; TIOCSCTTY (see ioctl_tty(2)) needs
-// no privilege for a terminal that is nobody's controlling terminal yet.
-func controllingTerminal(spec *specs.Spec) error {
-	if spec.Process == nil || !spec.Process.Terminal {
-		return nil
-	}
-	if _, err := unix.Setsid(); err != nil {
-		return fmt.Errorf("terminal: setsid: %w", err)
-	}
-	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
-		return fmt.Errorf("terminal: make stdin the controlling terminal (TIOCSCTTY): %w", err)
-	}
-	return nil
-}
-
-// namespacesStdio sends a container's stdout and stderr to w, stdin from /dev/null.
-func namespacesStdio(w *os.File) namespaces.Stdio {
-	return namespaces.Stdio{Stdout: w, Stderr: w}
-}
-
-// unixAccessW asks the kernel whether we may write path, without writing.
-func unixAccessW(path string) error {
-	if err := unix.Access(path, unix.W_OK); err != nil {
-		return fmt.Errorf("refused: %w", err)
-	}
-	return nil
+	return t.copy()
 }

@@ -70,6 +70,18 @@ func Init(steps ...Step) { InitWithGate(nil, steps...) }
 // container with status 125.
 type Gate func(spec *specs.Spec, ready func()) error
 
+// Gates runs gates one after the other, as one gate.
+func Gates(gates ...Gate) Gate {
+	return func(spec *specs.Spec, ready func()) error {
+		for _, g := range gates {
+			if err := g(spec, ready); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // InitWithGate is Init with a gate before the command.
 func InitWithGate(gate Gate, steps ...Step) {
 	unix.CloseOnExec(errFd)

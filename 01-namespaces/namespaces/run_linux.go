@@ -44,6 +44,10 @@ type Hooks struct {
 	// Created runs after clone and before Release (lesson 02 on cgroup v1:
 	// move the init into its cgroup). An error kills the container.
 	Created func(c *Container) error
+	// Released runs once the init has been released and set up, before we
+	// wait for it (lesson 03: take the pty master the init sent). An error
+	// kills the container.
+	Released func() error
 }
 
 // RunWithHooks is Run with a later lesson's hooks.
@@ -58,12 +62,12 @@ func RunWithHooks(spec *specs.Spec, stdio Stdio, h Hooks) (int, error) {
 			return 0, err
 		}
 	}
-	return c.ReleaseAndWait()
+	return c.ReleaseAndWait(h.Released)
 }
 
-// ReleaseAndWait releases the init and waits for the container to end,
-// passing on the signals we receive meanwhile.
-func (c *Container) ReleaseAndWait() (int, error) {
+// ReleaseAndWait releases the init, runs released (when not nil) and waits
+// for the container to end, passing on the signals we receive meanwhile.
+func (c *Container) ReleaseAndWait(released func() error) (int, error) {
 	stop := c.ForwardSignals()
 	defer stop()
 	if err := c.Release(); err != nil {
@@ -74,6 +78,12 @@ func (c *Container) ReleaseAndWait() (int, error) {
 			c.Kill()
 		}
 		return 0, err
+	}
+	if released != nil {
+		if err := released(); err != nil {
+			c.Kill()
+			return 0, err
+		}
 	}
 	return c.Wait()
 }

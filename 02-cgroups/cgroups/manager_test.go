@@ -179,7 +179,7 @@ func runInCgroup(t *testing.T, m Manager, args ...string) (int, string) {
 	require.NoError(t, err)
 	defer os.Remove(out.Name())
 	defer out.Close()
-	code, err := runIn(m, spec, namespaces.Stdio{Stdout: out, Stderr: os.Stderr})
+	code, err := runIn(m, spec, namespaces.Stdio{Stdout: out, Stderr: os.Stderr}, namespaces.Hooks{})
 	require.NoError(t, err)
 	b, err := os.ReadFile(out.Name())
 	require.NoError(t, err)

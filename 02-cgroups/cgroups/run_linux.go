@@ -26,6 +26,8 @@ type Result struct {
 type Options struct {
 	Root string           // cgroup mount root; DefaultRoot when empty
 	Warn func(msg string) // called for each limit this machine cannot apply
+	// Hooks are passed on to lesson 01 (lesson 03: the console socket).
+	Hooks namespaces.Hooks
 }
 
 // Run runs the container that spec describes inside a new cgroup at
@@ -58,7 +60,7 @@ func Run(spec *specs.Spec, stdio namespaces.Stdio, opts Options) (*Result, error
 		}
 	}
 
-	code, err := runIn(mgr, spec, stdio)
+	code, err := runIn(mgr, spec, stdio, opts.Hooks)
 	if err != nil {
 		return res, err
 	}
@@ -69,12 +71,18 @@ func Run(spec *specs.Spec, stdio namespaces.Stdio, opts Options) (*Result, error
 }
 
 // runIn starts the container inside mgr's cgroup and waits for it.
-func runIn(mgr Manager, spec *specs.Spec, stdio namespaces.Stdio) (int, error) {
-	c, err := StartIn(mgr, spec, stdio)
+func runIn(mgr Manager, spec *specs.Spec, stdio namespaces.Stdio, h namespaces.Hooks) (int, error) {
+	c, err := StartIn(mgr, spec, stdio, h.StartOptions...)
 	if err != nil {
 		return 0, err
 	}
-	return c.ReleaseAndWait()
+	if h.Created != nil {
+		if err := h.Created(c); err != nil {
+			c.Kill()
+			return 0, err
+		}
+	}
+	return c.ReleaseAndWait(h.Released)
 }
 
 // StartIn starts the container's init inside mgr's cgroup, still waiting

@@ -14,54 +14,51 @@ import (
 // consoleFd is where create hands the init the console socket.
 const consoleFd = namespaces.ExtraFd + 1
 
-// Console is a namespaces.Step for a container with process.terminal. When
-// create passed a console socket, the init opens a pty from the
-// container's own /dev/ptmx (so `tty` inside names /dev/pts/0 of the
-// container's devpts), sends the master end over the socket as an
-// SCM_RIGHTS message (the way runc hands it to containerd), and makes the
-// slave its stdin, stdout, stderr and controlling terminal.
-//
-// Without a console socket it falls back to fallback (lesson 03's `run
-// --rootfs -t`, which already gives the init a terminal on its stdio).
-func Console(fallback namespaces.Step) namespaces.Step {
-	return func(spec *specs.Spec) error {
-		if !namespaces.ExtraFile(consoleFd) {
-			return fallback(spec)
-		}
-		defer unix.Close(consoleFd)
-		if spec.Process == nil || !spec.Process.Terminal {
-			return nil
-		}
-		master, slave, err := openPty()
-		if err != nil {
-			return fmt.Errorf("console: %w", err)
-		}
-		defer unix.Close(master)
-		if cs := spec.Process.ConsoleSize; cs != nil {
-			ws := &unix.Winsize{Row: uint16(cs.Height), Col: uint16(cs.Width)}
-			if err := unix.IoctlSetWinsize(slave, unix.TIOCSWINSZ, ws); err != nil {
-				return fmt.Errorf("console: set the window size: %w", err)
-			}
-		}
-		if err := unix.Sendmsg(consoleFd, []byte("console"), unix.UnixRights(master), nil, 0); err != nil {
-			return fmt.Errorf("console: send the pty master over the console socket: %w", err)
-		}
-		// A new session with the slave as its controlling terminal: the
-		// line discipline then turns Ctrl-C into SIGINT for the program.
-		if _, err := unix.Setsid(); err != nil {
-			return fmt.Errorf("console: setsid: %w", err)
-		}
-		for fd := 0; fd <= 2; fd++ {
-			if err := unix.Dup3(slave, fd, 0); err != nil {
-				return fmt.Errorf("console: make the pty the standard streams: %w", err)
-			}
-		}
-		unix.Close(slave)
-		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
-			return fmt.Errorf("console: TIOCSCTTY: %w", err)
-		}
+// Console is a namespaces.Step for a container with process.terminal, run
+// after the root filesystem is in place. The runtime handed the init a
+// console socket (create's --console-socket, or a socket pair of its own
+// for `run -t`); the init opens a pty from the container's own /dev/ptmx
+// (so `tty` inside names /dev/pts/0 of the container's devpts, and none of
+// the host's terminals is in reach), sends the master end over the socket
+// as an SCM_RIGHTS message (the way runc hands it to containerd), and makes
+// the slave its stdin, stdout, stderr and controlling terminal.
+func Console(spec *specs.Spec) error {
+	if !namespaces.ExtraFile(consoleFd) {
 		return nil
 	}
+	defer unix.Close(consoleFd)
+	if spec.Process == nil || !spec.Process.Terminal {
+		return nil
+	}
+	master, slave, err := openPty()
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	defer unix.Close(master)
+	if cs := spec.Process.ConsoleSize; cs != nil {
+		ws := &unix.Winsize{Row: uint16(cs.Height), Col: uint16(cs.Width)}
+		if err := unix.IoctlSetWinsize(slave, unix.TIOCSWINSZ, ws); err != nil {
+			return fmt.Errorf("console: set the window size: %w", err)
+		}
+	}
+	if err := unix.Sendmsg(consoleFd, []byte("console"), unix.UnixRights(master), nil, 0); err != nil {
+		return fmt.Errorf("console: send the pty master over the console socket: %w", err)
+	}
+	// A new session with the slave as its controlling terminal: the
+	// line discipline then turns Ctrl-C into SIGINT for the program.
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("console: setsid: %w", err)
+	}
+	for fd := 0; fd <= 2; fd++ {
+		if err := unix.Dup3(slave, fd, 0); err != nil {
+			return fmt.Errorf("console: make the pty the standard streams: %w", err)
+		}
+	}
+	unix.Close(slave)
+	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("console: TIOCSCTTY: %w", err)
+	}
+	return nil
 }
 
 // openPty opens a new pty pair from /dev/ptmx, as posix_openpt(3),

@@ -7,7 +7,7 @@
 // namespaces.Step values that lesson 01's init runs after its own setup and
 // before it executes the command:
 //
-//	namespaces.Init(rootfs.Setup, rootfs.Finish)
+//	namespaces.InitWithGate(rootfs.LateRlimits, rootfs.Setup, rootfs.Finish)
 //
 // Setup (the files):
 //
@@ -24,7 +24,8 @@
 //     directory, and a read-only root on request.
 //
 // Finish (the powers), last, on the thread that will execve the command:
-// resource limits, the capability bounding set, the user and its groups
+// resource limits (those that would bind the Go init itself, such as its
+// address space, wait for LateRlimits, right before execve), the capability bounding set, the user and its groups
 // (LookupUser reads them from the image's /etc/passwd and /etc/group),
 // the remaining capability sets (DefaultCapabilities is Docker's list) and
 // no_new_privs.

@@ -205,16 +205,49 @@ func setRlimits(list []specs.POSIXRlimit) error {
 		if err := unix.Prlimit(0, res, nil, &cur); err != nil {
 			return fmt.Errorf("rootfs: read rlimit %s: %w", rl.Type, err)
 		}
+		want := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
+		if lateRlimits[res] {
+			// Only raise for now (see LateRlimits).
+			want = unix.Rlimit{Cur: max(cur.Cur, rl.Soft), Max: max(cur.Max, rl.Hard)}
+			if want == cur {
+				continue
+			}
+		}
 		// Prlimit, unlike a raw setrlimit(2), tells the Go runtime that
 		// RLIMIT_NOFILE is now ours: otherwise it would restore its own
 		// saved soft limit at execve.
-		err := unix.Prlimit(0, res, &unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}, nil)
+		err := unix.Prlimit(0, res, &want, nil)
 		if errors.Is(err, unix.EPERM) && rl.Hard > cur.Max {
 			return fmt.Errorf("rootfs: rlimit %s: the hard limit %d is above the runtime's own hard limit %d, and raising it needs CAP_SYS_RESOURCE: ask for at most %d (see `ulimit -H -a`): %w",
 				rl.Type, rl.Hard, cur.Max, cur.Max, err)
 		}
 		if err != nil {
 			return fmt.Errorf("rootfs: set rlimit %s to %d:%d: %w", rl.Type, rl.Soft, rl.Hard, err)
+		}
+	}
+	return nil
+}
+
+// lateRlimits bind the init itself, a Go program: its address space (the
+// Go runtime reserves well over a GiB of it), its data segment, its
+// threads. Set in Finish, the runtime's next mmap or thread could fail
+// while the init still runs (waiting for the OCI `start`, for instance), and
+// the init would die. So Finish only raises them (raising a hard limit
+// needs CAP_SYS_RESOURCE, which is gone later) and LateRlimits lowers them
+// to the spec's values as the last thing before execve(2).
+var lateRlimits = map[int]bool{unix.RLIMIT_AS: true, unix.RLIMIT_DATA: true, unix.RLIMIT_NPROC: true}
+
+// LateRlimits is a namespaces.Gate that sets the rlimits Finish left for
+// the end. It never waits: it belongs last, right before execve(2).
+func LateRlimits(spec *specs.Spec, _ func()) error {
+	if spec.Process == nil {
+		return nil
+	}
+	for _, rl := range spec.Process.Rlimits {
+		if res, ok := rlimits[rl.Type]; ok && lateRlimits[res] {
+			if err := unix.Prlimit(0, res, &unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}, nil); err != nil {
+				return fmt.Errorf("rootfs: set rlimit %s to %d:%d: %w", rl.Type, rl.Soft, rl.Hard, err)
+			}
 		}
 	}
 	return nil

@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 	}
 	testkit.MainProgram(m, func() {
 		if namespaces.IsInit() {
-			namespaces.Init(rootfs.Setup, rootfs.Finish)
+			namespaces.InitWithGate(rootfs.LateRlimits, rootfs.Setup, rootfs.Finish)
 		}
 	})
 }
@@ -527,6 +527,13 @@ func TestRlimits(t *testing.T) {
 	spec := sh(root, "ulimit -n; ulimit -Hn")
 	spec.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: soft, Hard: hard}}
 	assert.Equal(t, fmt.Sprintf("%d\n%d\n", soft, hard), ok(t, spec))
+
+	// An address space far below what the Go init has reserved: set at
+	// the very end (LateRlimits), the init lives to execute the command.
+	mib := 32 + rand.Uint64N(32)
+	spec = sh(root, "ulimit -v")
+	spec.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_AS", Soft: mib << 20, Hard: mib << 20}}
+	assert.Equal(t, fmt.Sprintf("%d\n", mib<<10), ok(t, spec))
 
 	// Above our own hard limit: only CAP_SYS_RESOURCE may raise it.
 	spec.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: host.Max + 1, Hard: host.Max + 1}}
