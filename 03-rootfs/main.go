@@ -89,6 +89,7 @@ func newRunCmd(g *runtimeFlags) *cobra.Command {
 				term.Close()
 				return err
 			}
+			res.Devices = opts.DeviceRules()
 			return run(spec, res, term, stats, cmd.ErrOrStderr())
 		},
 	}

@@ -347,11 +347,35 @@ func TestStdin(t *testing.T) {
 func TestTTY(t *testing.T) {
 	testkit.Root(t)
 	dir := rootfsCopy(t)
-	out := ok(t, dir, "-t", "--", "sh", "-c", "test -t 0 && test -t 1 && test -t 2 && echo tty $TERM")
-	assert.Equal(t, "tty xterm\r\n", out, "a terminal turns \\n into \\r\\n")
+	out := ok(t, dir, "-t", "--", "sh", "-c", "test -t 0 && test -t 1 && test -t 2 && echo tty $TERM $(tty)")
+	// The pty is the container's own: the first of its own devpts.
+	assert.Equal(t, "tty xterm /dev/pts/0\r\n", out, "a terminal turns \\n into \\r\\n")
 	out = ok(t, dir, "--", "sh", "-c", "test -t 1 && echo tty || echo notty")
 	assert.Equal(t, "notty\n", out)
 	r := runIn(t, dir, "", "-it", "--", "true")
 	assert.Equal(t, 125, r.Code)
 	assert.Contains(t, r.Stderr, "not a TTY")
+}
+
+// TestDevicesCgroupStopsMknod is a breakout attempt: root in the container
+// keeps CAP_MKNOD (Docker's default), makes a node for a host device that
+// is not in its /dev (loop-control, c 10:237) and opens it. The devices
+// cgroup must refuse the open; --privileged allows it.
+func TestDevicesCgroupStopsMknod(t *testing.T) {
+	testkit.Root(t)
+	testkit.Require(t, "the loop driver (/dev/loop-control)", func() error {
+		_, err := os.Stat("/dev/loop-control")
+		return err
+	})
+	dir := rootfsCopy(t)
+	const script = `rm -f /tmp/lc; mknod /tmp/lc c 10 237 && echo made
+cat /tmp/lc >/dev/null 2>/tmp/err; cat /tmp/err
+echo x > /dev/null && echo null-ok`
+	out := ok(t, dir, "--", "sh", "-c", script)
+	assert.Contains(t, out, "made\n", "mknod itself is allowed, as in Docker")
+	assert.Contains(t, out, "Operation not permitted")
+	assert.Contains(t, out, "null-ok\n")
+
+	out = ok(t, dir, "--privileged", "--", "sh", "-c", script)
+	assert.NotContains(t, out, "Operation not permitted", "privileged: every device may be opened")
 }

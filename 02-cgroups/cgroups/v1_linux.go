@@ -21,7 +21,7 @@ type v1 struct {
 }
 
 // v1Controllers are the hierarchies a container gets a directory in.
-var v1Controllers = []string{"memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer"}
+var v1Controllers = []string{"memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer", "devices"}
 
 func newV1(root, p string) (*v1, error) {
 	all, err := v1Mounts(root)
@@ -135,6 +135,25 @@ func (m *v1) set(r *specs.LinuxResources) ([]string, error) {
 			return "", fmt.Errorf("the %s controller is not mounted: this limit cannot be applied", c)
 		}
 		return d, nil
+	}
+	if len(r.Devices) > 0 {
+		rules, err := checkDevices(r.Devices)
+		if err != nil {
+			return nil, err
+		}
+		dir, err := need("devices")
+		if err != nil {
+			return nil, err
+		}
+		for _, rule := range rules {
+			file := "devices.deny"
+			if rule.allow {
+				file = "devices.allow"
+			}
+			if err := writeFile(dir, file, rule.v1Line()); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if mem := r.Memory; mem != nil {
 		dir, err := need("memory")

@@ -96,6 +96,15 @@ func (m *v2) set(r *specs.LinuxResources) ([]string, error) {
 	dir := m.dir()
 	var warnings []string
 	var writes []write
+	if len(r.Devices) > 0 {
+		rules, err := checkDevices(r.Devices)
+		if err != nil {
+			return nil, err
+		}
+		if err := attachDevicesProgram(dir, devicesProgram(rules)); err != nil {
+			return nil, err
+		}
+	}
 	if mem := r.Memory; mem != nil {
 		w, err := memoryWrites(2, mem)
 		if err != nil {

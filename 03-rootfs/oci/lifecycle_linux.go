@@ -264,7 +264,7 @@ func (r *Runtime) create(id string, o CreateOptions, detached bool, console func
 	if err != nil {
 		return nil, nil, err
 	}
-	warnings, err := mgr.Create(spec.Linux.Resources)
+	warnings, err := mgr.Create(withDefaultDevices(spec))
 	if err != nil {
 		return nil, nil, fmt.Errorf("cgroup %s: %w", mgr.Path(), err)
 	}
@@ -321,6 +321,31 @@ func (r *Runtime) create(id string, o CreateOptions, detached bool, console func
 		}
 	}
 	return out, st, nil
+}
+
+// withDefaultDevices is the spec's resources with the device rules runc
+// adds after the bundle's own: the nodes every container has in /dev, and
+// the devices the bundle lists in linux.devices (listing one means using it).
+func withDefaultDevices(spec *specs.Spec) *specs.LinuxResources {
+	var res specs.LinuxResources
+	if spec.Linux.Resources != nil {
+		res = *spec.Linux.Resources
+	}
+	rules := append([]specs.LinuxDeviceCgroup(nil), res.Devices...)
+	rules = append(rules, cgroups.DefaultDevices()...)
+	for _, d := range spec.Linux.Devices {
+		major, minor := d.Major, d.Minor
+		typ := d.Type
+		if typ == "u" {
+			typ = "c"
+		}
+		if typ == "p" {
+			continue // a FIFO is no device
+		}
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
+	}
+	res.Devices = rules
+	return &res
 }
 
 // gateFiles are the descriptors create hands the init: the FIFO's read

@@ -4,6 +4,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"minibox/01-namespaces/namespaces"
+	"minibox/02-cgroups/cgroups"
 	"minibox/03-rootfs/rootfs"
 )
 
@@ -34,6 +35,7 @@ func DefaultSpec() *specs.Spec {
 				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
 				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
 			},
+			Resources:     &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{cgroups.DenyAllDevices()}},
 			MaskedPaths:   rootfs.DefaultMaskedPaths(),
 			ReadonlyPaths: rootfs.DefaultReadonlyPaths(),
 		},

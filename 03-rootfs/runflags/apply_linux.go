@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"minibox/02-cgroups/cgroups"
 	"minibox/03-rootfs/rootfs"
 	"minibox/03-rootfs/seccomp"
 )
@@ -266,4 +267,14 @@ var rlimitResource = map[string]int{
 	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE,
 	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
 	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+// DeviceRules are the devices cgroup rules of Docker's `run`: deny every
+// device, then allow the nodes of a container's /dev (and mknod, which
+// alone gives nothing); with --privileged, allow every device.
+func (f *Flags) DeviceRules() []specs.LinuxDeviceCgroup {
+	if f.Privileged {
+		return []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+	}
+	return append([]specs.LinuxDeviceCgroup{cgroups.DenyAllDevices()}, cgroups.DefaultDevices()...)
 }

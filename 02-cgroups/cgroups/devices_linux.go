@@ -1,0 +1,69 @@
+package cgroups
+
+import (
+	"fmt"
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// attachDevicesProgram loads prog (see devicesProgram) into the kernel and
+// attaches it to the cgroup v2 directory dir with bpf(2). The attachment
+// keeps the program alive; it goes away with the cgroup. BPF_F_ALLOW_MULTI
+// lets it live beside a program of a parent cgroup (systemd attaches its
+// own): a device must then pass both.
+func attachDevicesProgram(dir string, prog []byte) error {
+	license := []byte("Apache-2.0\x00")
+	var logBuf [4096]byte
+	load := struct {
+		progType    uint32
+		insnCnt     uint32
+		insns       uint64
+		license     uint64
+		logLevel    uint32
+		logSize     uint32
+		logBuf      uint64
+		kernVersion uint32
+		progFlags   uint32
+	}{
+		progType: unix.BPF_PROG_TYPE_CGROUP_DEVICE,
+		insnCnt:  uint32(len(prog) / 8),
+		insns:    uint64(uintptr(unsafe.Pointer(&prog[0]))),
+		license:  uint64(uintptr(unsafe.Pointer(&license[0]))),
+		logLevel: 1,
+		logSize:  uint32(len(logBuf)),
+		logBuf:   uint64(uintptr(unsafe.Pointer(&logBuf[0]))),
+	}
+	fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&load)), unsafe.Sizeof(load))
+	if errno != 0 {
+		return fmt.Errorf("load the device rules as an eBPF program (bpf BPF_PROG_LOAD): %w: %s", errno, cString(logBuf[:]))
+	}
+	defer unix.Close(int(fd))
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer d.Close()
+	attach := struct {
+		targetFd    uint32
+		attachBpfFd uint32
+		attachType  uint32
+		attachFlags uint32
+	}{uint32(d.Fd()), uint32(fd), unix.BPF_CGROUP_DEVICE, unix.BPF_F_ALLOW_MULTI}
+	_, _, errno = unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_ATTACH, uintptr(unsafe.Pointer(&attach)), unsafe.Sizeof(attach))
+	if errno != 0 {
+		return fmt.Errorf("attach the device rules to %s (bpf BPF_PROG_ATTACH): %w", dir, errno)
+	}
+	return nil
+}
+
+// cString is b up to its first NUL.
+func cString(b []byte) string {
+	for i, c := range b {
+		if c == 0 {
+			return string(b[:i])
+		}
+	}
+	return string(b)
+}
