@@ -227,3 +227,23 @@ func devicesProgram(rules []deviceRule) []byte {
 	}
 	return out
 }
+
+// unsupported checks the resources minibox does not apply: network
+// classes and priorities are refused (net_cls and net_prio exist on cgroup
+// v1 only, and a silent no-op would leave traffic unclassified); hugepage,
+// RDMA and raw v2 (unified) limits are not applied, with a warning.
+func unsupported(r *specs.LinuxResources) (warnings []string, err error) {
+	if n := r.Network; n != nil && (n.ClassID != nil || len(n.Priorities) > 0) {
+		return nil, fmt.Errorf("linux.resources.network (net_cls, net_prio) is not supported: cgroup v2 has no such controllers; classify traffic by cgroup path instead (nftables `socket cgroupv2`)")
+	}
+	if len(r.HugepageLimits) > 0 {
+		warnings = append(warnings, "hugepage limits (linux.resources.hugepageLimits) are not applied by minibox")
+	}
+	if len(r.Rdma) > 0 {
+		warnings = append(warnings, "RDMA limits (linux.resources.rdma) are not applied by minibox")
+	}
+	if len(r.Unified) > 0 {
+		warnings = append(warnings, "raw cgroup v2 settings (linux.resources.unified) are not applied by minibox")
+	}
+	return warnings, nil
+}

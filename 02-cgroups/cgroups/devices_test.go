@@ -102,3 +102,15 @@ func TestDeviceRuleLinesAndErrors(t *testing.T) {
 		assert.Error(t, err, "%+v", bad)
 	}
 }
+
+func TestUnsupportedResources(t *testing.T) {
+	class := uint32(0x100001)
+	_, err := unsupported(&specs.LinuxResources{Network: &specs.LinuxNetwork{ClassID: &class}})
+	assert.ErrorContains(t, err, "net_cls")
+	w, err := unsupported(&specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1 << 21}}, Unified: map[string]string{"memory.high": "1"}})
+	require.NoError(t, err)
+	assert.Len(t, w, 2)
+	w, err = unsupported(&specs.LinuxResources{})
+	assert.NoError(t, err)
+	assert.Empty(t, w)
+}

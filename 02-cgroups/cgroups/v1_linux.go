@@ -128,7 +128,10 @@ func (m *v1) set(r *specs.LinuxResources) ([]string, error) {
 	if r == nil {
 		return nil, nil
 	}
-	var warnings []string
+	warnings, err := unsupported(r)
+	if err != nil {
+		return nil, err
+	}
 	need := func(c string) (string, error) {
 		d := m.dir(c)
 		if d == "" {

@@ -94,7 +94,10 @@ func (m *v2) set(r *specs.LinuxResources) ([]string, error) {
 		return nil, nil
 	}
 	dir := m.dir()
-	var warnings []string
+	warnings, err := unsupported(r)
+	if err != nil {
+		return nil, err
+	}
 	var writes []write
 	if len(r.Devices) > 0 {
 		rules, err := checkDevices(r.Devices)
