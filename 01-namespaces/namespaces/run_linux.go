@@ -56,18 +56,24 @@ func RunWithHooks(spec *specs.Spec, stdio Stdio, h Hooks) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return c.Run(h)
+}
+
+// Run runs a started container to its end: h.Created, Release,
+// h.Released, and the wait, passing on the signals we receive meanwhile.
+func (c *Container) Run(h Hooks) (int, error) {
 	if h.Created != nil {
 		if err := h.Created(c); err != nil {
 			c.Kill()
 			return 0, err
 		}
 	}
-	return c.ReleaseAndWait(h.Released)
+	return c.releaseAndWait(h.Released)
 }
 
-// ReleaseAndWait releases the init, runs released (when not nil) and waits
+// releaseAndWait releases the init, runs released (when not nil) and waits
 // for the container to end, passing on the signals we receive meanwhile.
-func (c *Container) ReleaseAndWait(released func() error) (int, error) {
+func (c *Container) releaseAndWait(released func() error) (int, error) {
 	stop := c.ForwardSignals()
 	defer stop()
 	if err := c.Release(); err != nil {

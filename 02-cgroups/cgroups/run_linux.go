@@ -76,13 +76,7 @@ func runIn(mgr Manager, spec *specs.Spec, stdio namespaces.Stdio, h namespaces.H
 	if err != nil {
 		return 0, err
 	}
-	if h.Created != nil {
-		if err := h.Created(c); err != nil {
-			c.Kill()
-			return 0, err
-		}
-	}
-	return c.ReleaseAndWait(h.Released)
+	return c.Run(h)
 }
 
 // StartIn starts the container's init inside mgr's cgroup, still waiting
