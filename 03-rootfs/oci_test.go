@@ -567,3 +567,27 @@ func TestAddressSpaceLimitAfterAWait(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "49152\n", string(data))
 }
+
+// TestDeleteForceRemovesAHalfCreatedContainer: a create killed before it
+// wrote state.json leaves a state directory; delete --force cleans it up.
+func TestDeleteForceRemovesAHalfCreatedContainer(t *testing.T) {
+	testkit.Root(t)
+	b := newBundle(t, "true")
+	id := randName("half")
+	dir := filepath.Join(b.root, id)
+	require.NoError(t, os.MkdirAll(dir, 0o700))
+	data, err := os.ReadFile(filepath.Join(b.bundle, "config.json"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), data, 0o600))
+
+	r := b.cmd("state", id)
+	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Stderr, "never fully created")
+	r = b.cmd("delete", id)
+	assert.Equal(t, 1, r.Code)
+	assert.DirExists(t, dir)
+	b.ok("delete", "--force", id)
+	assert.NoDirExists(t, dir)
+	b.ok("create", id)
+	b.ok("delete", "--force", id)
+}

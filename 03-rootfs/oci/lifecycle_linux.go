@@ -126,6 +126,11 @@ func (r *Runtime) Kill(id string, sig unix.Signal) error {
 // kills a container that still runs.
 func (r *Runtime) Delete(id string, force bool) error {
 	st, err := r.Store.Load(id)
+	if err != nil && force {
+		if st, ok := r.incomplete(id); ok {
+			return r.remove(st, false)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -139,6 +144,25 @@ func (r *Runtime) Delete(id string, force bool) error {
 		}
 	}
 	return r.remove(st, true)
+}
+
+// incomplete finds a state directory that a create killed half-way left
+// without state.json: only its config says which cgroup it may have made.
+func (r *Runtime) incomplete(id string) (*State, bool) {
+	if CheckID(id) != nil {
+		return nil, false
+	}
+	if _, err := os.Stat(filepath.Join(r.Store.Dir(id), "state.json")); !errors.Is(err, os.ErrNotExist) {
+		return nil, false
+	}
+	if fi, err := os.Stat(r.Store.Dir(id)); err != nil || !fi.IsDir() {
+		return nil, false
+	}
+	st := &State{State: specs.State{ID: id}, Cgroup: id}
+	if spec, err := r.config(id); err == nil && spec.Linux != nil && spec.Linux.CgroupsPath != "" {
+		st.Cgroup = spec.Linux.CgroupsPath
+	}
+	return st, true
 }
 
 // remove takes down what a container left and, after a real delete, runs

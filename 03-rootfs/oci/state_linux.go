@@ -46,6 +46,9 @@ func (s Store) Load(id string) (*State, error) {
 	}
 	data, err := os.ReadFile(filepath.Join(s.Dir(id), "state.json"))
 	if errors.Is(err, os.ErrNotExist) {
+		if _, derr := os.Stat(s.Dir(id)); derr == nil {
+			return nil, fmt.Errorf("container %q was never fully created (%s has no state.json): remove it with delete --force", id, s.Dir(id))
+		}
 		return nil, fmt.Errorf("container %q does not exist", id)
 	}
 	if err != nil {

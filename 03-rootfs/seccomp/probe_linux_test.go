@@ -164,7 +164,10 @@ func runCheck(check string) string {
 		}
 		return result(err)
 	case "status": // the filter mode, no_new_privs and the threads we run
-		b, err := os.ReadFile("/proc/self/status")
+		// thread-self: a filter and no_new_privs belong to the thread
+		// that installed them, which need not be the main thread that
+		// /proc/self/status describes.
+		b, err := os.ReadFile("/proc/thread-self/status")
 		if err != nil {
 			return result(err)
 		}
