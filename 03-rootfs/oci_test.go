@@ -334,6 +334,13 @@ func TestHooksRunAtTheirMoments(t *testing.T) {
 		var st specs.State
 		require.NoError(t, json.Unmarshal([]byte(js), &st), "%s got %q", name, js)
 		assert.Equal(t, id, st.ID, name)
+		wantStatus := specs.StateCreated // after the environment is made (the spec's step 2)
+		if name == "poststart" {
+			wantStatus = specs.StateRunning
+		} else if name == "poststop" {
+			wantStatus = specs.StateStopped
+		}
+		assert.Equal(t, wantStatus, st.Status, name)
 		assert.Equal(t, b.bundle, st.Bundle, name)
 		assert.Equal(t, pid, st.Pid, name)
 		assert.Equal(t, b.spec.Annotations, st.Annotations, name)

@@ -16,7 +16,19 @@ for t in runc crun busybox unshare; do
   command -v $t >/dev/null || { echo "bench/03-rootfs.sh: $t is missing (apt-get install runc crun busybox-static util-linux)" >&2; exit 2; }
 done
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# runc and crun leave the parent of their cgroup (/minibox) behind; remove
+# the /minibox directories this run made, once empty (rmdir refuses others).
+before=$(ls -d /sys/fs/cgroup/minibox /sys/fs/cgroup/*/minibox 2>/dev/null || true)
+cleanup() {
+  local d
+  for d in /sys/fs/cgroup/minibox /sys/fs/cgroup/*/minibox; do
+    [ -d "$d" ] || continue
+    grep -qxF "$d" <<<"$before" && continue
+    rmdir "$d"/bench-* "$d" 2>/dev/null || true
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
 CGO_ENABLED=0 go build -o "$tmp/03-rootfs" ./03-rootfs
 go build -o "$tmp/compare" ./bench/compare
 

@@ -7,7 +7,7 @@
 //
 // Every hook gets the container's state as JSON on its standard input:
 //
-//	{"ociVersion":"1.2.0","id":"web","status":"creating","pid":4242,"bundle":"/srv/web"}
+//	{"ociVersion":"1.2.0","id":"web","status":"created","pid":4242,"bundle":"/srv/web"}
 //
 // The runtime spec fixes where each kind runs:
 //

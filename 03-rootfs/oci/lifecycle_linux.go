@@ -311,16 +311,20 @@ func (r *Runtime) create(id string, o CreateOptions, detached bool, console func
 		return nil, nil, err
 	}
 	// The namespaces exist, nothing of the container is set up yet: the
-	// moment for hooks that prepare it from outside (a network, say).
+	// moment for hooks that prepare it from outside (a network, say). The
+	// spec's lifecycle puts them after "the runtime environment has been
+	// created" (step 2), so the state they read says created.
+	hookState := st.State
+	hookState.Status = specs.StateCreated
 	if spec.Hooks != nil {
-		if err := hooks.Run("prestart", spec.Hooks.Prestart, &st.State); err != nil { //nolint:staticcheck // deprecated in the spec, still used
+		if err := hooks.Run("prestart", spec.Hooks.Prestart, &hookState); err != nil { //nolint:staticcheck // deprecated in the spec, still used
 			return nil, nil, err
 		}
-		if err := hooks.Run("createRuntime", spec.Hooks.CreateRuntime, &st.State); err != nil {
+		if err := hooks.Run("createRuntime", spec.Hooks.CreateRuntime, &hookState); err != nil {
 			return nil, nil, err
 		}
 	}
-	c.Extra = st.State // for the createContainer and startContainer hooks inside
+	c.Extra = hookState // for the createContainer and startContainer hooks inside
 	if err := c.Release(); err != nil {
 		var se *namespaces.StartError
 		if errors.As(err, &se) {

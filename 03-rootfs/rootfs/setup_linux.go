@@ -75,7 +75,7 @@ func Setup(spec *specs.Spec) error {
 	// The OCI createContainer hooks run here: in the container's
 	// namespaces, its mounts in place, the host's files still in reach.
 	if spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0 {
-		st, err := hooks.InitState(specs.StateCreating)
+		st, err := hooks.InitState(specs.StateCreated)
 		if err != nil {
 			return err
 		}
