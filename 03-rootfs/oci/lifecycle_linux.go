@@ -55,6 +55,9 @@ func (r *Runtime) Start(id string) error {
 	// The init holds the FIFO's read end. Opening the write end without
 	// blocking fails with ENXIO when there is no reader: the init is gone.
 	fd, err := unix.Open(r.Store.fifo(id), unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENXIO) {
+		return fmt.Errorf("start container %q: its init is no longer waiting (it stopped before start); delete it", id)
+	}
 	if err != nil {
 		return fmt.Errorf("start container %q: open its exec FIFO: %w", id, err)
 	}
