@@ -598,3 +598,50 @@ func TestDeleteForceRemovesAHalfCreatedContainer(t *testing.T) {
 	b.ok("create", id)
 	b.ok("delete", "--force", id)
 }
+
+// TestReviewRegressions covers what a review of the runtime found.
+func TestReviewRegressions(t *testing.T) {
+	testkit.Root(t)
+	testkit.Require(t, "the loop driver (/dev/loop-control)", func() error {
+		_, err := os.Stat("/dev/loop-control")
+		return err
+	})
+
+	t.Run("a bundle without device rules still denies host devices", func(t *testing.T) {
+		b := newBundle(t, "sh", "-c", "mknod /mnt/lc c 10 237 && cat /mnt/lc >/dev/null 2>/mnt/err; cat /mnt/err; echo x > /dev/null && echo null-ok")
+		b.spec.Root.Readonly = false
+		b.spec.Linux.Resources = nil
+		b.spec.Mounts = append(b.spec.Mounts, specs.Mount{Destination: "/mnt", Type: "tmpfs", Source: "tmpfs", Options: []string{"dev"}})
+		b.save()
+		r := b.cmd("run", randName("dev"))
+		require.Equal(t, 0, r.Code, r.Stderr)
+		assert.Regexp(t, `can't open '/mnt/lc': (Operation not permitted|Permission denied)`, r.Stdout)
+		assert.Contains(t, r.Stdout, "null-ok")
+	})
+
+	t.Run("a cgroup in use is refused and left alone", func(t *testing.T) {
+		b := newBundle(t, "sleep", "1000")
+		id := randName("cg")
+		b.ok("create", id)
+		pid := b.state(id).Pid
+		other := &runtimeBox{t: t, root: t.TempDir(), bundle: b.bundle, spec: b.spec}
+		r := other.cmd("create", id) // same ID, so the same default cgroup path
+		assert.Equal(t, 1, r.Code)
+		assert.Contains(t, r.Stderr, "exists already")
+		assert.NoError(t, unix.Kill(pid, 0), "the first container still runs")
+		assert.Equal(t, specs.StateCreated, b.state(id).Status)
+		b.ok("delete", "--force", id)
+	})
+
+	t.Run("hooks and the program inherit none of the runtime's descriptors", func(t *testing.T) {
+		b := newBundle(t, "ls", "/proc/self/fd")
+		log := filepath.Join(t.TempDir(), "fds")
+		b.spec.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "ls /proc/self/fd > " + log}}}}
+		b.save()
+		out := b.ok("run", randName("fd"))
+		assert.ElementsMatch(t, []string{"0", "1", "2", "3"}, strings.Fields(out), "the program: stdio and ls's own directory only")
+		data, err := os.ReadFile(log)
+		require.NoError(t, err)
+		assert.ElementsMatch(t, []string{"0", "1", "2", "3"}, strings.Fields(string(data)), "the hook: stdio and ls's own directory only")
+	})
+}

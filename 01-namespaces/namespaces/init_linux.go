@@ -37,12 +37,42 @@ const (
 // ExtraFile reports, inside the init, whether the runtime handed over
 // descriptor fd with WithFiles.
 func ExtraFile(fd int) bool {
-	for _, s := range strings.Split(os.Getenv(extraFilesEnv), ",") {
-		if s == strconv.Itoa(fd) {
+	for _, f := range extraFiles() {
+		if f == fd {
 			return true
 		}
 	}
 	return false
+}
+
+// closeExecFrom marks every descriptor from fd up close-on-exec:
+// close_range(2) where the kernel has it (5.11), else one by one from
+// /proc/self/fd.
+func closeExecFrom(fd int) error {
+	if err := unix.CloseRange(uint(fd), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err == nil {
+		return nil
+	}
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("init: list our descriptors: %w", err)
+	}
+	for _, e := range entries {
+		if n, err := strconv.Atoi(e.Name()); err == nil && n >= fd {
+			unix.CloseOnExec(n)
+		}
+	}
+	return nil
+}
+
+// extraFiles lists the descriptors the runtime handed over with WithFiles.
+func extraFiles() []int {
+	var fds []int
+	for _, s := range strings.Split(os.Getenv(extraFilesEnv), ",") {
+		if fd, err := strconv.Atoi(s); err == nil && fd >= ExtraFd {
+			fds = append(fds, fd)
+		}
+	}
+	return fds
 }
 
 // Step is extra setup that a later lesson runs inside the container after
@@ -84,7 +114,17 @@ func Gates(gates ...Gate) Gate {
 
 // InitWithGate is Init with a gate before the command.
 func InitWithGate(gate Gate, steps ...Step) {
-	unix.CloseOnExec(errFd)
+	// Every descriptor above stdio is for the init alone: neither the
+	// runtime's (the spec and error pipes, the start FIFO, the console
+	// socket) nor any the caller of the runtime left open without
+	// close-on-exec may reach a hook or the container's program. A
+	// directory descriptor of the host inside the container would be a
+	// way out of it; a hook's background child holding the start FIFO
+	// would keep `start` waiting. (runc does the same.)
+	if err := closeExecFrom(3); err != nil {
+		fmt.Fprintf(os.Stderr, "minibox-init: %v\n", err)
+		os.Exit(125)
+	}
 	_ = unix.Close(initExeFd) // the kernel already executes us; the fd is not needed
 	errPipe := os.NewFile(errFd, "error-pipe")
 	released := false // the runtime was told the setup worked: it no longer reads errPipe

@@ -71,10 +71,15 @@ func forkExecJoined(joins []nsJoin, argv0 string, argv []string, attr *syscall.P
 		runtime.LockOSThread()
 		pid, err, restored := forkExecOnThisThread(joins, argv0, argv, attr)
 		if restored {
-			// Back in our own namespaces: the thread may be reused. If
-			// not restored, it stays locked, and Go ends it when this
-			// goroutine returns.
+			// Back in our own namespaces: the thread may be reused.
 			runtime.UnlockOSThread()
+		} else if err == nil {
+			// The thread stays locked, and Go ends it when this
+			// goroutine returns: the child's parent-death signal would
+			// fire. End the child now, and say why.
+			_ = unix.Kill(pid, unix.SIGKILL)
+			_, _ = unix.Wait4(pid, nil, 0, nil)
+			pid, err = 0, fmt.Errorf("join namespaces: could not return the runtime's thread to its own namespaces")
 		}
 		done <- result{pid, err}
 	}()

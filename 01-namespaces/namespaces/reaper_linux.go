@@ -37,6 +37,11 @@ func runAsInit(path string, spec *specs.Spec, errPipe *os.File) (int, error) {
 		return execFailureCode(err), fmt.Errorf("exec %q: %w", spec.Process.Args[0], err)
 	}
 	errPipe.Close() // EOF tells the runtime that the command runs
+	// Like an execve would: the runtime's extra descriptors close now (an
+	// open start FIFO would keep the OCI `start` waiting for our end).
+	for _, fd := range extraFiles() {
+		_ = unix.Close(fd)
+	}
 	go func() {
 		for sig := range sigs {
 			if s := sig.(syscall.Signal); forwarded(s) {

@@ -103,15 +103,23 @@ func (r deviceRule) resets() bool {
 	return r.typ == 'a' && r.major < 0 && r.minor < 0 && len(r.access) == 3
 }
 
-// v1Line is the rule as devices.allow and devices.deny take it: "c 1:3 rwm".
-func (r deviceRule) v1Line() string {
+// v1Lines are the rule as devices.allow and devices.deny take it: "c 1:3 rwm".
+// v1 reads any "a" line as "every device, every access", whatever follows
+// it, so an "a" rule that is narrower is written as a "c" and a "b" line.
+func (r deviceRule) v1Lines() []string {
 	num := func(n int64) string {
 		if n < 0 {
 			return "*"
 		}
 		return fmt.Sprint(n)
 	}
-	return fmt.Sprintf("%c %s:%s %s", r.typ, num(r.major), num(r.minor), r.access)
+	line := func(typ byte) string {
+		return fmt.Sprintf("%c %s:%s %s", typ, num(r.major), num(r.minor), r.access)
+	}
+	if r.typ == 'a' && !r.resets() {
+		return []string{line('c'), line('b')}
+	}
+	return []string{line(r.typ)}
 }
 
 // effective reduces rules to a default and the exceptions after the last

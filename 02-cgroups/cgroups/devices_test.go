@@ -90,9 +90,14 @@ func TestDeviceRuleLinesAndErrors(t *testing.T) {
 	require.NoError(t, err)
 	var lines []string
 	for _, r := range rules {
-		lines = append(lines, r.v1Line())
+		lines = append(lines, r.v1Lines()...)
 	}
 	assert.Equal(t, []string{"a *:* rwm", "c 136:* rwm", "b 8:0 r"}, lines)
+
+	// A narrower "a" rule: v1 would read "a *:* m" as everything, rwm.
+	narrow, err := checkDevices([]specs.LinuxDeviceCgroup{{Allow: true, Type: "a", Access: "m"}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"c *:* m", "b *:* m"}, narrow[0].v1Lines())
 
 	for _, bad := range []specs.LinuxDeviceCgroup{
 		{Type: "x", Access: "r"}, {Type: "c", Access: "rx"}, {Type: "c", Access: "rwmr"},

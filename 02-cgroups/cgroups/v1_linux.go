@@ -153,8 +153,10 @@ func (m *v1) set(r *specs.LinuxResources) ([]string, error) {
 			if rule.allow {
 				file = "devices.allow"
 			}
-			if err := writeFile(dir, file, rule.v1Line()); err != nil {
-				return nil, err
+			for _, line := range rule.v1Lines() {
+				if err := writeFile(dir, file, line); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}

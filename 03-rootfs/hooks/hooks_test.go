@@ -3,6 +3,9 @@ package hooks
 import (
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,4 +55,18 @@ func TestRunTimeoutAndBadPath(t *testing.T) {
 	assert.ErrorContains(t, Run("prestart", []specs.Hook{{Path: "true"}}, &specs.State{}), "absolute")
 	assert.ErrorContains(t, Run("prestart", []specs.Hook{{Path: "/no/such/hook"}}, &specs.State{}), "no such file")
 	assert.NoError(t, Run("prestart", nil, &specs.State{}))
+}
+
+func TestHookThatLeavesAChildBehind(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	// The child keeps the hook's output pipe open after the hook exits.
+	h := specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "sleep 60 & echo $! > " + pidFile + "; echo done"}}
+	start := time.Now()
+	require.NoError(t, Run("createRuntime", []specs.Hook{h}, &specs.State{}))
+	assert.Less(t, time.Since(start), 30*time.Second, "Run did not wait for the child")
+	data, err := os.ReadFile(pidFile)
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	require.NoError(t, err)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL)) // the sleep this test started
 }

@@ -88,7 +88,7 @@ func openPty() (master, slave int, err error) {
 func ReceiveConsole(sock *os.File) (*os.File, error) {
 	buf := make([]byte, 32)
 	oob := make([]byte, unix.CmsgSpace(4))
-	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, 0)
+	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("receive the container's console: %w", err)
 	}

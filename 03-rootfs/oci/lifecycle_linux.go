@@ -150,7 +150,8 @@ func (r *Runtime) Delete(id string, force bool) error {
 }
 
 // incomplete finds a state directory that a create killed half-way left
-// without state.json: only its config says which cgroup it may have made.
+// without state.json. Its cgroup is left alone: nothing proves that the
+// cgroup at its path is its own and not another container's.
 func (r *Runtime) incomplete(id string) (*State, bool) {
 	if CheckID(id) != nil {
 		return nil, false
@@ -161,11 +162,7 @@ func (r *Runtime) incomplete(id string) (*State, bool) {
 	if fi, err := os.Stat(r.Store.Dir(id)); err != nil || !fi.IsDir() {
 		return nil, false
 	}
-	st := &State{State: specs.State{ID: id}, Cgroup: id}
-	if spec, err := r.config(id); err == nil && spec.Linux != nil && spec.Linux.CgroupsPath != "" {
-		st.Cgroup = spec.Linux.CgroupsPath
-	}
-	return st, true
+	return &State{State: specs.State{ID: id}}, true
 }
 
 // remove takes down what a container left and, after a real delete, runs
@@ -264,10 +261,12 @@ func (r *Runtime) create(id string, o CreateOptions, detached bool, console func
 		State:   specs.State{Version: spec.Version, ID: id, Status: specs.StateCreating, Bundle: bundle, Annotations: spec.Annotations},
 		Rootfs:  spec.Root.Path,
 		Created: time.Now().UTC(),
-		Cgroup:  spec.Linux.CgroupsPath,
 	}
-	if st.Cgroup == "" {
-		st.Cgroup = id
+	// st.Cgroup is set once this create made the cgroup: a failed create
+	// must not remove (and kill) a cgroup that was there before.
+	cgroupPath := spec.Linux.CgroupsPath
+	if cgroupPath == "" {
+		cgroupPath = id
 	}
 	var c *namespaces.Container
 	defer func() {
@@ -287,10 +286,17 @@ func (r *Runtime) create(id string, o CreateOptions, detached bool, console func
 	}
 	defer files.close()
 
-	mgr, err := cgroups.New("", st.Cgroup)
+	mgr, err := cgroups.New("", cgroupPath)
 	if err != nil {
 		return nil, nil, err
 	}
+	// Another container's cgroup must not be shared.
+	for _, d := range mgr.Dirs() {
+		if _, err := os.Stat(d); err == nil {
+			return nil, nil, fmt.Errorf("cgroup %s exists already: another container uses it (choose another linux.cgroupsPath, or delete that container)", mgr.Path())
+		}
+	}
+	st.Cgroup = cgroupPath
 	warnings, err := mgr.Create(withDefaultDevices(spec))
 	if err != nil {
 		return nil, nil, fmt.Errorf("cgroup %s: %w", mgr.Path(), err)
@@ -354,15 +360,18 @@ func (r *Runtime) create(id string, o CreateOptions, detached bool, console func
 	return out, st, nil
 }
 
-// withDefaultDevices is the spec's resources with the device rules runc
-// adds after the bundle's own: the nodes every container has in /dev, and
-// the devices the bundle lists in linux.devices (listing one means using it).
+// withDefaultDevices is the spec's resources with the device rules of a
+// runc container: deny every device first (a bundle without rules must not
+// reach the host's disks), then the bundle's own rules, then the nodes every
+// container has in /dev, and the devices the bundle lists in linux.devices
+// (listing one means using it).
 func withDefaultDevices(spec *specs.Spec) *specs.LinuxResources {
 	var res specs.LinuxResources
 	if spec.Linux.Resources != nil {
 		res = *spec.Linux.Resources
 	}
-	rules := append([]specs.LinuxDeviceCgroup(nil), res.Devices...)
+	rules := []specs.LinuxDeviceCgroup{cgroups.DenyAllDevices()}
+	rules = append(rules, res.Devices...)
 	rules = append(rules, cgroups.DefaultDevices()...)
 	for _, d := range spec.Linux.Devices {
 		major, minor := d.Major, d.Minor
