@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/vishvananda/netlink"
@@ -180,8 +182,46 @@ func InitWithGate(gate Gate, steps ...Step) {
 	// execve(2) replaces this Go program with the command, keeping the PID:
 	// the command becomes PID 1. On success errPipe closes (close-on-exec)
 	// and the parent reads EOF; on failure we are still here to report it.
-	err = unix.Exec(path, spec.Process.Args, spec.Process.Env)
+	err = execve(path, spec.Process.Args, spec.Process.Env)
 	fail(execFailureCode(err), fmt.Errorf("exec %q: %w", spec.Process.Args[0], err))
+}
+
+// atExec is what AtExec registered.
+var atExec func() error
+
+// AtExec registers, inside the init, fn to run right before execve(2),
+// after everything execve needs is in place. fn must not allocate: lesson
+// 03 lowers RLIMIT_AS there, below what the Go runtime has already
+// reserved, and from then on the Go heap cannot grow.
+func AtExec(fn func() error) { atExec = fn }
+
+// execve is unix.Exec, except that with AtExec the arguments are prepared
+// first, then fn runs, then the raw execve(2): nothing allocates between.
+// (The raw call skips one courtesy of unix.Exec: giving back the soft
+// RLIMIT_NOFILE the Go runtime raised at start. A spec that sets
+// RLIMIT_NOFILE, as runc's and Docker's do, is not affected.)
+func execve(path string, args, env []string) error {
+	if atExec == nil {
+		return unix.Exec(path, args, env)
+	}
+	pathp, err := syscall.BytePtrFromString(path)
+	if err != nil {
+		return err
+	}
+	argvp, err := syscall.SlicePtrFromStrings(args)
+	if err != nil {
+		return err
+	}
+	envp, err := syscall.SlicePtrFromStrings(env)
+	if err != nil {
+		return err
+	}
+	if err := atExec(); err != nil {
+		return err
+	}
+	_, _, errno := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(pathp)),
+		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])))
+	return errno
 }
 
 // unshareCgroupNS gives the command a cgroup namespace rooted at the cgroup

@@ -7,11 +7,13 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"minibox/01-namespaces/namespaces"
 	"minibox/03-rootfs/seccomp"
 )
 
@@ -238,17 +240,36 @@ func setRlimits(list []specs.POSIXRlimit) error {
 var lateRlimits = map[int]bool{unix.RLIMIT_AS: true, unix.RLIMIT_DATA: true, unix.RLIMIT_NPROC: true}
 
 // LateRlimits is a namespaces.Gate that sets the rlimits Finish left for
-// the end. It never waits: it belongs last, right before execve(2).
+// the end. It never waits: it hands them to namespaces.AtExec, which sets
+// them right before execve(2), when the init no longer needs to allocate.
 func LateRlimits(spec *specs.Spec, _ func()) error {
 	if spec.Process == nil {
 		return nil
 	}
+	type late struct {
+		res  int
+		lim  unix.Rlimit
+		name string
+	}
+	var todo []late
 	for _, rl := range spec.Process.Rlimits {
 		if res, ok := rlimits[rl.Type]; ok && lateRlimits[res] {
-			if err := unix.Prlimit(0, res, &unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}, nil); err != nil {
-				return fmt.Errorf("rootfs: set rlimit %s to %d:%d: %w", rl.Type, rl.Soft, rl.Hard, err)
-			}
+			todo = append(todo, late{res, unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}, rl.Type})
 		}
 	}
+	if len(todo) == 0 {
+		return nil
+	}
+	namespaces.AtExec(func() error {
+		for i := range todo {
+			// The raw prlimit64(2): no allocation, not even for an error.
+			_, _, errno := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, uintptr(todo[i].res),
+				uintptr(unsafe.Pointer(&todo[i].lim)), 0, 0, 0)
+			if errno != 0 {
+				return errno
+			}
+		}
+		return nil
+	})
 	return nil
 }
