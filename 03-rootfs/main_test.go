@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -18,57 +16,6 @@ import (
 )
 
 func TestMain(m *testing.M) { testkit.MainProgram(m, main) }
-
-// busybox returns a fresh copy of the busybox root filesystem that this
-// test may change at will; it goes away with the test.
-func rootfsCopy(t *testing.T) string {
-	t.Helper()
-	src := testkit.BusyboxRootfs(t)
-	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		to := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			link, err := os.Readlink(path)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(link, to)
-		case d.IsDir():
-			if err := os.MkdirAll(to, 0o755); err != nil {
-				return err
-			}
-			return os.Chmod(to, info.Mode().Perm()|info.Mode()&(fs.ModeSticky))
-		default:
-			in, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			defer in.Close()
-			out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_EXCL, info.Mode().Perm())
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(out, in); err != nil {
-				out.Close()
-				return err
-			}
-			return out.Close()
-		}
-	})
-	require.NoError(t, err)
-	// t.TempDir is 0700: another user than root could not even enter "/".
-	require.NoError(t, os.Chmod(dst, 0o755))
-	return dst
-}
 
 // runIn runs `run --rootfs dir ARGS...` with stdin.
 func runIn(t *testing.T, dir, stdin string, args ...string) testkit.Result {
@@ -88,7 +35,7 @@ func randName(prefix string) string { return fmt.Sprintf("%s%08x", prefix, rand.
 
 func TestRootIsTheRootfs(t *testing.T) {
 	testkit.Root(t)
-	dir := rootfsCopy(t)
+	dir := testkit.RootfsCopy(t)
 	marker := randName("marker-")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, marker), nil, 0o644))
 	out := ok(t, dir, "--", "ls", "/")
@@ -101,7 +48,7 @@ func TestRootIsTheRootfs(t *testing.T) {
 
 func TestEnvironment(t *testing.T) {
 	testkit.Root(t)
-	dir := rootfsCopy(t)
+	dir := testkit.RootfsCopy(t)
 	value := randName("v-")
 	leak := randName("MINIBOX_LEAK_")
 	t.Setenv(leak, "host")
@@ -124,7 +71,7 @@ func TestEnvironment(t *testing.T) {
 
 func TestWorkdir(t *testing.T) {
 	testkit.Root(t)
-	dir := rootfsCopy(t)
+	dir := testkit.RootfsCopy(t)
 	assert.Equal(t, "/\n", ok(t, dir, "--", "pwd"), "the default is /, not the caller's directory")
 	wd := "/" + randName("w") + "/" + randName("sub")
 	assert.Equal(t, wd+"\n", ok(t, dir, "-w", wd, "--", "pwd"))
@@ -135,7 +82,7 @@ func TestWorkdir(t *testing.T) {
 
 func TestUserByNumber(t *testing.T) {
 	testkit.Root(t)
-	dir := rootfsCopy(t)
+	dir := testkit.RootfsCopy(t)
 	uid, gid := 1000+rand.IntN(50000), 1000+rand.IntN(50000)
 	out := ok(t, dir, "-u", fmt.Sprintf("%d:%d", uid, gid), "--", "sh", "-c", "id -u; id -g; echo $HOME")
 	assert.Equal(t, fmt.Sprintf("%d\n%d\n/\n", uid, gid), out)
@@ -143,7 +90,7 @@ func TestUserByNumber(t *testing.T) {
 
 func TestUserByName(t *testing.T) {
 	testkit.Root(t)
-	dir := rootfsCopy(t)
+	dir := testkit.RootfsCopy(t)
 	name := randName("u")
 	uid, gid, extra := 1000+rand.IntN(50000), 1000+rand.IntN(50000), 60000+rand.IntN(1000)
 	f, err := os.OpenFile(filepath.Join(dir, "etc/passwd"), os.O_APPEND|os.O_WRONLY, 0)
@@ -167,7 +114,7 @@ func TestUserByName(t *testing.T) {
 
 func TestReadOnlyRoot(t *testing.T) {
 	testkit.Root(t)
-	dir := rootfsCopy(t)
+	dir := testkit.RootfsCopy(t)
 	r := runIn(t, dir, "", "--read-only", "--", "touch", "/x")
 	assert.NotEqual(t, 0, r.Code)
 	assert.Contains(t, r.Stdout+r.Stderr, "Read-only file system")
@@ -199,7 +146,7 @@ const (
 
 func TestCapabilities(t *testing.T) {
 	testkit.Root(t)
-	dir := rootfsCopy(t)
+	dir := testkit.RootfsCopy(t)
 	status := func(args ...string) uint64 {
 		return capMask(t, ok(t, dir, append(args, "--", "cat", "/proc/self/status")...), "CapEff")
 	}
@@ -220,7 +167,7 @@ func TestCapabilities(t *testing.T) {
 
 func TestPrivileged(t *testing.T) {
 	testkit.Root(t)
-	dir := rootfsCopy(t)
+	dir := testkit.RootfsCopy(t)
 	host, err := os.ReadFile("/proc/self/status")
 	require.NoError(t, err)
 	out := ok(t, dir, "--privileged", "--", "cat", "/proc/self/status")
@@ -234,7 +181,7 @@ func TestPrivileged(t *testing.T) {
 
 func TestNoNewPrivileges(t *testing.T) {
 	testkit.Root(t)
-	dir := rootfsCopy(t)
+	dir := testkit.RootfsCopy(t)
 	grep := []string{"--", "grep", "NoNewPrivs", "/proc/self/status"}
 	assert.Equal(t, "NoNewPrivs:\t0\n", ok(t, dir, grep...))
 	assert.Equal(t, "NoNewPrivs:\t1\n", ok(t, dir, append([]string{"--security-opt", "no-new-privileges"}, grep...)...))
@@ -244,7 +191,7 @@ func TestNoNewPrivileges(t *testing.T) {
 
 func TestUlimit(t *testing.T) {
 	testkit.Root(t)
-	dir := rootfsCopy(t)
+	dir := testkit.RootfsCopy(t)
 	soft := 100 + rand.IntN(900)
 	hard := soft + rand.IntN(1000)
 	out := ok(t, dir, "--ulimit", fmt.Sprintf("nofile=%d:%d", soft, hard), "--", "sh", "-c", "ulimit -n; ulimit -Hn")
@@ -260,7 +207,7 @@ func TestUlimit(t *testing.T) {
 
 func TestVolumes(t *testing.T) {
 	testkit.Root(t)
-	dir := rootfsCopy(t)
+	dir := testkit.RootfsCopy(t)
 	vol := t.TempDir()
 	name, content := randName("f-"), randName("c-")
 	require.NoError(t, os.WriteFile(filepath.Join(vol, name), []byte(content), 0o644))
@@ -291,7 +238,7 @@ func TestVolumes(t *testing.T) {
 
 func TestExitCodes(t *testing.T) {
 	testkit.Root(t)
-	dir := rootfsCopy(t)
+	dir := testkit.RootfsCopy(t)
 	code := 1 + rand.IntN(120)
 	assert.Equal(t, code, runIn(t, dir, "", "--", "sh", "-c", fmt.Sprintf("exit %d", code)).Code)
 	missing := randName("no-such-command-")
@@ -306,7 +253,7 @@ func TestExitCodes(t *testing.T) {
 
 func TestBadInputCreatesNothing(t *testing.T) {
 	testkit.Root(t)
-	dir := rootfsCopy(t)
+	dir := testkit.RootfsCopy(t)
 	for _, args := range [][]string{
 		{"run", "--", "true"},
 		{"run", "--rootfs", filepath.Join(dir, "nope"), "--", "true"},
@@ -326,7 +273,7 @@ func TestBadInputCreatesNothing(t *testing.T) {
 
 func TestMemoryLimitStillBites(t *testing.T) {
 	testkit.Root(t)
-	dir := rootfsCopy(t)
+	dir := testkit.RootfsCopy(t)
 	r := runIn(t, dir, "", "-m", "32m", "--memory-swap", "32m", "--", "sh", "-c", "tail /dev/zero")
 	assert.Equal(t, 137, r.Code, r.Stderr)
 	assert.Contains(t, r.Stderr, "OOM")
@@ -334,7 +281,7 @@ func TestMemoryLimitStillBites(t *testing.T) {
 
 func TestStdin(t *testing.T) {
 	testkit.Root(t)
-	dir := rootfsCopy(t)
+	dir := testkit.RootfsCopy(t)
 	line := randName("line-") + "\n"
 	r := runIn(t, dir, line, "-i", "--", "cat")
 	require.Equal(t, 0, r.Code, r.Stderr)
@@ -346,7 +293,7 @@ func TestStdin(t *testing.T) {
 
 func TestTTY(t *testing.T) {
 	testkit.Root(t)
-	dir := rootfsCopy(t)
+	dir := testkit.RootfsCopy(t)
 	out := ok(t, dir, "-t", "--", "sh", "-c", "test -t 0 && test -t 1 && test -t 2 && echo tty $TERM $(tty)")
 	// The pty is the container's own: the first of its own devpts.
 	assert.Equal(t, "tty xterm /dev/pts/0\r\n", out, "a terminal turns \\n into \\r\\n")
@@ -369,7 +316,7 @@ func TestDevicesCgroupStopsMknod(t *testing.T) {
 		_, err := os.Stat("/dev/loop-control")
 		return err
 	})
-	dir := rootfsCopy(t)
+	dir := testkit.RootfsCopy(t)
 	const script = `mknod /mnt/lc c 10 237 && echo made
 cat /mnt/lc >/dev/null 2>/mnt/err; cat /mnt/err
 echo x > /dev/null && echo null-ok`

@@ -52,7 +52,7 @@ func newRuncBundle(t *testing.T, args ...string) *runtimeBox {
 func newBundleWith(t *testing.T, cmd *exec.Cmd, args []string) *runtimeBox {
 	t.Helper()
 	b := &runtimeBox{t: t, root: t.TempDir(), bundle: t.TempDir()}
-	require.NoError(t, os.Rename(rootfsCopy(t), filepath.Join(b.bundle, "rootfs")))
+	require.NoError(t, os.Rename(testkit.RootfsCopy(t), filepath.Join(b.bundle, "rootfs")))
 	cmd.Dir = b.bundle
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%v: %s", cmd.Args, out)

@@ -283,7 +283,7 @@ func InitExtra(v any) (bool, error) {
 // bring up the loopback link of the new network namespace.
 func setup(spec *specs.Spec) error {
 	if spec.Hostname != "" {
-		if !hasNamespace(spec, specs.UTSNamespace) {
+		if !HasNamespace(spec, specs.UTSNamespace) {
 			return errors.New("init: a hostname needs its own UTS namespace")
 		}
 		// The UTS namespace is ours alone: the host keeps its name.
@@ -311,7 +311,7 @@ func chdir(spec *specs.Spec) error {
 		return nil
 	}
 	if err := os.Chdir(cwd); err != nil {
-		if hasNamespace(spec, specs.UserNamespace) && errors.Is(err, unix.EACCES) {
+		if HasNamespace(spec, specs.UserNamespace) && errors.Is(err, unix.EACCES) {
 			return fmt.Errorf("init: change to the working directory: %w (root in a user namespace is an unprivileged user on the host and may not enter it: cd to a directory everyone may read, such as /tmp)", err)
 		}
 		return fmt.Errorf("init: change to the working directory: %w", err)
@@ -324,7 +324,7 @@ func chdir(spec *specs.Spec) error {
 // though the container cannot signal them.
 func mountProc(spec *specs.Spec) error {
 	// LAB 01.2 BEGIN: make mounts private, then mount a fresh /proc
-	if !hasNamespace(spec, specs.MountNamespace) {
+	if !HasNamespace(spec, specs.MountNamespace) {
 		return nil
 	}
 	// The new mount namespace starts as a copy of the host's, and on hosts
@@ -334,7 +334,7 @@ func mountProc(spec *specs.Spec) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private (mount MS_REC|MS_PRIVATE): %w", err)
 	}
-	if !hasNamespace(spec, specs.PIDNamespace) {
+	if !HasNamespace(spec, specs.PIDNamespace) {
 		return nil
 	}
 	// A proc filesystem shows the PID namespace of whoever mounts it.

@@ -210,9 +210,9 @@ func newNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
 	return false
 }
 
-// hasNamespace reports whether spec puts the container in a namespace of
+// HasNamespace reports whether spec puts the container in a namespace of
 // type t of its own: a new one, or one it joins by path.
-func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
+func HasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
 	if spec.Linux == nil {
 		return false
 	}

@@ -74,7 +74,7 @@ func TestNewSpec(t *testing.T) {
 	assert.Equal(t, "true", s.Annotations[InitAnnotation])
 	assert.Equal(t, []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 1000}}, s.Linux.UIDMappings)
 	assert.Equal(t, s.Linux.UIDMappings, s.Linux.GIDMappings)
-	assert.True(t, hasNamespace(s, specs.UserNamespace))
+	assert.True(t, HasNamespace(s, specs.UserNamespace))
 
 	_, err = NewSpec(Config{})
 	assert.ErrorContains(t, err, "no command")
@@ -223,7 +223,7 @@ func TestSplitJoins(t *testing.T) {
 	require.Len(t, joins, 2)
 	assert.Equal(t, "/run/netns/blue", joins[0].path)
 	assert.Len(t, spec.Linux.Namespaces, 4, "the caller's spec is not changed")
-	assert.True(t, hasNamespace(spec, specs.NetworkNamespace))
+	assert.True(t, HasNamespace(spec, specs.NetworkNamespace))
 	assert.False(t, newNamespace(spec, specs.NetworkNamespace))
 
 	same, joins, err := splitJoins(&specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.PIDNamespace}}}})

@@ -29,27 +29,21 @@ func Detect(root string) (int, error) {
 // mounted on, read from /proc/self/mountinfo. Controllers may share a
 // hierarchy ("cpu,cpuacct"); both then map to the same directory.
 func v1Mounts(root string) (map[string]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := Mounts(root)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	out := map[string]string{}
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		mount, fstype, opts, ok := parseMountinfoLine(s.Text())
-		if !ok || fstype != "cgroup" || !strings.HasPrefix(mount, root+"/") {
+	for _, m := range mounts {
+		if m.FSType != "cgroup" {
 			continue
 		}
-		for _, o := range strings.Split(opts, ",") {
+		for _, o := range strings.Split(m.SuperOptions, ",") {
 			switch o {
 			case "cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "freezer", "devices", "hugetlb":
-				out[o] = mount
+				out[o] = m.Point
 			}
 		}
-	}
-	if err := s.Err(); err != nil {
-		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no cgroup v1 controller is mounted under %s", root)
@@ -57,16 +51,47 @@ func v1Mounts(root string) (map[string]string, error) {
 	return out, nil
 }
 
-// parseMountinfoLine returns the mount point, filesystem type and super
-// options of one line of /proc/self/mountinfo (see proc(5)).
-func parseMountinfoLine(line string) (mount, fstype, superOpts string, ok bool) {
+// Mount is one cgroup filesystem as /proc/self/mountinfo shows it (see
+// proc(5)).
+type Mount struct {
+	Point        string // where it is mounted
+	FSType       string // cgroup (v1) or cgroup2
+	Root         string // the cgroup the mount shows as its top, seen from our cgroup namespace
+	SuperOptions string // for v1, the controllers: "rw,cpu,cpuacct"
+}
+
+// Mounts lists the cgroup filesystems mounted under root (DefaultRoot
+// when empty).
+func Mounts(root string) ([]Mount, error) {
+	if root == "" {
+		root = DefaultRoot
+	}
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []Mount
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		m, ok := parseMountinfoLine(s.Text())
+		if !ok || (m.FSType != "cgroup" && m.FSType != "cgroup2") || (m.Point != root && !strings.HasPrefix(m.Point, root+"/")) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, s.Err()
+}
+
+// parseMountinfoLine reads one line of /proc/self/mountinfo.
+func parseMountinfoLine(line string) (Mount, bool) {
 	fields := strings.Fields(line)
 	for i, f := range fields {
 		if f == "-" && i >= 5 && len(fields) >= i+4 {
-			return unescape(fields[4]), fields[i+1], fields[i+3], true
+			return Mount{Point: unescape(fields[4]), FSType: fields[i+1], Root: unescape(fields[3]), SuperOptions: fields[i+3]}, true
 		}
 	}
-	return "", "", "", false
+	return Mount{}, false
 }
 
 func unescape(s string) string {

@@ -1,13 +1,14 @@
 package rootfs
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"minibox/02-cgroups/cgroups"
 )
 
 // mountCgroups gives the container a /sys/fs/cgroup (a "cgroup" mount in
@@ -110,34 +111,17 @@ func cgroupHierarchies() ([]cgroupHierarchy, error) {
 			own[strings.TrimPrefix(parts[1], "name=")] = parts[2]
 		}
 	}
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := cgroups.Mounts("")
 	if err != nil {
 		return nil, fmt.Errorf("cgroup mount: %w", err)
 	}
-	defer f.Close()
 	var out []cgroupHierarchy
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		sep := -1
-		for i, x := range fields {
-			if x == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 0 || len(fields) < sep+4 || len(fields) < 5 {
-			continue
-		}
-		mp, fstype := fields[4], fields[sep+1]
-		if (fstype != "cgroup" && fstype != "cgroup2") || !strings.HasPrefix(mp, "/sys/fs/cgroup") {
-			continue
-		}
+	for _, m := range mounts {
 		key, options := "", ""
-		if fstype == "cgroup" {
-			key = cgroupKey(fields[sep+3])
+		if m.FSType == "cgroup" {
+			key = cgroupKey(m.SuperOptions)
 			options = key
-			if strings.Contains(fields[sep+3], "name=") {
+			if strings.Contains(m.SuperOptions, "name=") {
 				options = "none,name=" + key
 			}
 		}
@@ -145,17 +129,17 @@ func cgroupHierarchies() ([]cgroupHierarchy, error) {
 		if !ok {
 			continue
 		}
-		// The mount may itself show only a subtree (fields[3], its root).
-		rel, err := filepath.Rel(fields[3], path)
+		// The mount may itself show only a subtree (its root).
+		rel, err := filepath.Rel(m.Root, path)
 		if err != nil || strings.HasPrefix(rel, "..") {
 			rel = "."
 		}
-		out = append(out, cgroupHierarchy{mountpoint: mp, fstype: fstype, own: rel, mountRoot: fields[3], options: options})
+		out = append(out, cgroupHierarchy{mountpoint: m.Point, fstype: m.FSType, own: rel, mountRoot: m.Root, options: options})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("cgroup mount: no cgroup filesystem is mounted under /sys/fs/cgroup")
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 // cgroupKey turns a v1 mount's super options ("rw,cpu,cpuacct" or

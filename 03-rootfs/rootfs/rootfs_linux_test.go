@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"debug/elf"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -39,49 +38,6 @@ func TestMain(m *testing.M) {
 			namespaces.InitWithGate(rootfs.LateRlimits, rootfs.Setup, rootfs.Finish)
 		}
 	})
-}
-
-// copyRootfs copies testkit's busybox root into a directory of the test's
-// own, which the test may change and which is removed when it ends.
-func copyRootfs(t *testing.T) string {
-	t.Helper()
-	src := testkit.BusyboxRootfs(t)
-	dst := filepath.Join(t.TempDir(), "rootfs")
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		to := filepath.Join(dst, rel)
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(target, to)
-		case fi.IsDir():
-			if err := os.MkdirAll(to, 0o755); err != nil {
-				return err
-			}
-			return os.Chmod(to, fi.Mode().Perm()|fi.Mode()&fs.ModeSticky)
-		default:
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(to, b, fi.Mode().Perm())
-		}
-	})
-	require.NoError(t, err)
-	// "/" of an image is 0755; testkit's directory is a 0700 temp dir,
-	// which a non-root user in the container could not even look into.
-	require.NoError(t, os.Chmod(dst, 0o755))
-	return dst
 }
 
 // nsAll are the namespaces of our test containers. No cgroup namespace:
@@ -180,7 +136,7 @@ func parseMountinfo(s string) []mountEntry {
 
 func TestPivotRootHidesTheHost(t *testing.T) {
 	testkit.Root(t)
-	root := copyRootfs(t)
+	root := testkit.RootfsCopy(t)
 	inside := randomName("inside")
 	require.NoError(t, os.WriteFile(filepath.Join(root, inside), []byte("x"), 0o644))
 	hostDir := t.TempDir()
@@ -219,7 +175,7 @@ ls %s 2>&1 || echo unreachable; cat %s 2>&1 || echo unreachable`, hostDir, marke
 
 func TestDevHasItsNodesAndLinks(t *testing.T) {
 	testkit.Root(t)
-	root := copyRootfs(t)
+	root := testkit.RootfsCopy(t)
 	out := ok(t, sh(root, `stat -c '%n %F %t:%T %a' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty
 stat -c 'devmode %a' /dev
 for l in fd stdin stdout stderr ptmx; do echo link $l $(readlink /dev/$l); done
@@ -254,7 +210,7 @@ grep -E ' /dev(/[a-z]+)? ' /proc/self/mountinfo | sed 's/.* - /type /'`))
 
 func TestMountsInOrderWithOptions(t *testing.T) {
 	testkit.Root(t)
-	root := copyRootfs(t)
+	root := testkit.RootfsCopy(t)
 	rw, ro := t.TempDir(), t.TempDir()
 	secret := randomName("content")
 	name := randomName("file")
@@ -306,7 +262,7 @@ grep -E ' /(data|data/ro|etc/single|sys|tmp) ' /proc/self/mountinfo`, name))
 
 func TestMaskedAndReadonlyPaths(t *testing.T) {
 	testkit.Root(t)
-	root := copyRootfs(t)
+	root := testkit.RootfsCopy(t)
 	script := `echo timer_list $(cat /proc/timer_list | wc -c)
 echo keys $(cat /proc/keys | wc -c)
 echo firmware $(ls -A /sys/firmware | wc -l)
@@ -334,7 +290,7 @@ grep -E ' /proc/(sys|sysrq-trigger|bus|fs|irq) ' /proc/self/mountinfo; true`
 
 func TestReadonlyRootAndSysctl(t *testing.T) {
 	testkit.Root(t)
-	root := copyRootfs(t)
+	root := testkit.RootfsCopy(t)
 	spec := sh(root, `touch /x 2>&1 || echo root-refused
 touch /tmp/y && echo tmp-ok
 cat /proc/sys/net/ipv4/ip_unprivileged_port_start`)
@@ -362,7 +318,7 @@ cat /proc/sys/net/ipv4/ip_unprivileged_port_start`)
 
 func TestWorkingDirectoryIsCreated(t *testing.T) {
 	testkit.Root(t)
-	root := copyRootfs(t)
+	root := testkit.RootfsCopy(t)
 	dir := "/work/" + randomName("dir") + "/deeper"
 	spec := sh(root, "pwd")
 	spec.Process.Cwd = dir
@@ -372,7 +328,7 @@ func TestWorkingDirectoryIsCreated(t *testing.T) {
 
 func TestUser(t *testing.T) {
 	testkit.Root(t)
-	root := copyRootfs(t)
+	root := testkit.RootfsCopy(t)
 	uid := 1000 + rand.IntN(50000)
 	g1, g2 := uid+1, uid+2
 	appendFile(t, filepath.Join(root, "etc/passwd"), fmt.Sprintf("alice:x:%d:%d:Alice:/home/alice:/bin/sh\n", uid, uid))
@@ -445,7 +401,7 @@ func statusField(t *testing.T, out, key string) string {
 
 func TestCapabilities(t *testing.T) {
 	testkit.Root(t)
-	root := copyRootfs(t)
+	root := testkit.RootfsCopy(t)
 	const script = `grep -E '^(Cap|NoNewPrivs)' /proc/self/status
 ip link set lo down 2>/dev/null && echo lo-down || echo lo-refused
 mount -t tmpfs none /tmp 2>/dev/null && echo mounted || echo mount-refused`
@@ -520,7 +476,7 @@ func capByName(t *testing.T, name string) capability.Cap {
 
 func TestRlimits(t *testing.T) {
 	testkit.Root(t)
-	root := copyRootfs(t)
+	root := testkit.RootfsCopy(t)
 	var host unix.Rlimit
 	require.NoError(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &host))
 	soft, hard := 100+rand.Uint64N(500), 1000+rand.Uint64N(1000)
@@ -589,7 +545,7 @@ func installProbe(t *testing.T, root string) {
 
 func TestBreakouts(t *testing.T) {
 	testkit.Root(t)
-	root := copyRootfs(t)
+	root := testkit.RootfsCopy(t)
 	installProbe(t, root)
 	hostDir := t.TempDir()
 	marker := filepath.Join(hostDir, randomName("host-marker"))

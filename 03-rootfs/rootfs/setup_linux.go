@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"minibox/01-namespaces/namespaces"
 	"minibox/03-rootfs/hooks"
 )
 
@@ -38,7 +39,7 @@ func Setup(spec *specs.Spec) error {
 	if spec.Root == nil || spec.Root.Path == "" {
 		return nil
 	}
-	if !hasNamespace(spec, specs.MountNamespace) {
+	if !namespaces.HasNamespace(spec, specs.MountNamespace) {
 		return errors.New("rootfs: a root filesystem needs its own mount namespace: without one, pivot_root would change the host's root")
 	}
 	if err := checkSysctls(spec); err != nil {
@@ -63,7 +64,7 @@ func Setup(spec *specs.Spec) error {
 		return fmt.Errorf("rootfs: make the root a mount point: %w", err)
 	}
 	for _, m := range spec.Mounts {
-		if err := mountInto(root, m, hasNamespace(spec, specs.CgroupNamespace)); err != nil {
+		if err := mountInto(root, m, namespaces.HasNamespace(spec, specs.CgroupNamespace)); err != nil {
 			return fmt.Errorf("rootfs: mount %s: %w", m.Destination, err)
 		}
 	}
@@ -379,7 +380,7 @@ func populateDev(root string, spec *specs.Spec) error {
 	// mknod(2) applies the umask; the nodes must be 0666 for everyone.
 	old := unix.Umask(0)
 	defer unix.Umask(old)
-	userns := hasNamespace(spec, specs.UserNamespace)
+	userns := namespaces.HasNamespace(spec, specs.UserNamespace)
 	// LAB 03.2 BEGIN: create the default device nodes and the links to /proc/self/fd
 	for _, d := range defaultDevices {
 		path := filepath.Join(dev, d.name)
@@ -542,7 +543,7 @@ func checkSysctls(spec *specs.Spec) error {
 		ok := false
 		for _, s := range namespacedSysctls {
 			if key == s.name || (strings.HasSuffix(s.name, ".") && strings.HasPrefix(key, s.name)) {
-				if !hasNamespace(spec, s.ns) {
+				if !namespaces.HasNamespace(spec, s.ns) {
 					return fmt.Errorf("rootfs: sysctl %s belongs to the %s namespace, which this container shares with the host", key, s.ns)
 				}
 				ok = true
@@ -570,17 +571,4 @@ func writeSysctls(spec *specs.Spec) error {
 		}
 	}
 	return nil
-}
-
-// hasNamespace reports whether spec asks for a new namespace of type t.
-func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
-	if spec.Linux == nil {
-		return false
-	}
-	for _, ns := range spec.Linux.Namespaces {
-		if ns.Type == t {
-			return true
-		}
-	}
-	return false
 }

@@ -1,9 +1,13 @@
 package testkit
 
 import (
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	"minibox/internal/busybox"
 )
@@ -55,4 +59,46 @@ func BusyboxRootfs(t testing.TB) string {
 		cacheDir = dir
 	}
 	return cacheDir
+}
+
+// RootfsCopy returns a copy of BusyboxRootfs that the test may change at
+// will; it is removed when the test ends. Its "/" is 0755, as an image's
+// is: a non-root user in the container must be able to look into it.
+func RootfsCopy(t testing.TB) string {
+	t.Helper()
+	src := BusyboxRootfs(t)
+	dst := filepath.Join(t.TempDir(), "rootfs")
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		to := filepath.Join(dst, rel)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(target, to)
+		case fi.IsDir():
+			if err := os.MkdirAll(to, 0o755); err != nil {
+				return err
+			}
+			return os.Chmod(to, fi.Mode().Perm()|fi.Mode()&fs.ModeSticky)
+		default:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(to, b, fi.Mode().Perm())
+		}
+	})
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(dst, 0o755))
+	return dst
 }
