@@ -69,7 +69,16 @@ func loadDevicesProgram(prog, logBuf []byte) (uintptr, error) {
 		load.logLevel, load.logSize = 1, uint32(len(logBuf))
 		load.logBuf = uint64(uintptr(unsafe.Pointer(&logBuf[0])))
 	}
-	fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&load)), unsafe.Sizeof(load))
+	// The verifier gives up with EAGAIN when a signal arrives while it
+	// works (Go preempts goroutines with SIGURG): try again, as cilium/ebpf does.
+	var fd uintptr
+	var errno unix.Errno
+	for try := 0; try < 10; try++ {
+		fd, _, errno = unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&load)), unsafe.Sizeof(load))
+		if errno != unix.EAGAIN && errno != unix.EINTR {
+			break
+		}
+	}
 	runtime.KeepAlive(prog)
 	runtime.KeepAlive(license)
 	runtime.KeepAlive(logBuf)

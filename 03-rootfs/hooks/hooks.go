@@ -41,17 +41,8 @@ import (
 // Run runs hooks one after the other, each with state on its stdin, and
 // stops at the first that fails. kind names them in errors ("prestart").
 func Run(kind string, hooks []specs.Hook, state *specs.State) error {
-	if len(hooks) == 0 {
-		return nil
-	}
-	input, err := json.Marshal(state)
-	if err != nil {
-		return fmt.Errorf("%s hook: encode the state: %w", kind, err)
-	}
-	for i, h := range hooks {
-		if err := runOne(h, input); err != nil {
-			return fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err)
-		}
+	if errs := runHooks(kind, hooks, state, true); len(errs) > 0 {
+		return errs[0]
 	}
 	return nil
 }
@@ -60,10 +51,26 @@ func Run(kind string, hooks []specs.Hook, state *specs.State) error {
 // failure: for poststart and poststop, whose failures are only warnings
 // and must not keep the hooks after them from running.
 func RunAll(kind string, hooks []specs.Hook, state *specs.State) []error {
+	return runHooks(kind, hooks, state, false)
+}
+
+// runHooks runs hooks in order, stopping at the first failure when
+// stopEarly, and returns the failures.
+func runHooks(kind string, hooks []specs.Hook, state *specs.State, stopEarly bool) []error {
+	if len(hooks) == 0 {
+		return nil
+	}
+	input, err := json.Marshal(state)
+	if err != nil {
+		return []error{fmt.Errorf("%s hook: encode the state: %w", kind, err)}
+	}
 	var errs []error
 	for i, h := range hooks {
-		if err := Run(kind, []specs.Hook{h}, state); err != nil {
-			errs = append(errs, fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, errors.Unwrap(err)))
+		if err := runOne(h, input); err != nil {
+			errs = append(errs, fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err))
+			if stopEarly {
+				break
+			}
 		}
 	}
 	return errs

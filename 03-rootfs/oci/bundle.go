@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -77,13 +76,26 @@ func CheckVersion(v string) error {
 	if v == "" {
 		return errors.New("ociVersion is missing")
 	}
-	if !supportedVersion.MatchString(v) {
+	if !supportedVersion(v) {
 		return fmt.Errorf("ociVersion %q is not supported: minibox implements 1.0 to 1.3", v)
 	}
 	return nil
 }
 
-var supportedVersion = regexp.MustCompile(`^1\.[0-3]\.[0-9]+(-[0-9A-Za-z.+-]+)?$`)
+// supportedVersion matches 1.[0-3].N with an optional -pre.release suffix.
+// (Checked by hand, not with a regexp: every process of the runtime, the
+// container's init too, would compile it at start.)
+func supportedVersion(v string) bool {
+	core, pre, hasPre := strings.Cut(v, "-")
+	if hasPre && (pre == "" || strings.Trim(pre, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.+-") != "") {
+		return false
+	}
+	parts := strings.Split(core, ".")
+	if len(parts) != 3 || parts[0] != "1" || len(parts[1]) != 1 || parts[1] < "0" || parts[1] > "3" || parts[2] == "" {
+		return false
+	}
+	return strings.Trim(parts[2], "0123456789") == ""
+}
 
 // CheckID accepts the container IDs runc accepts: letters, digits and
 // _ + - . but not "." or "..", which would name a state directory's parent.
@@ -91,10 +103,14 @@ func CheckID(id string) error {
 	if id == "" {
 		return errors.New("a container ID is required")
 	}
-	if id == "." || id == ".." || !validID.MatchString(id) || len(id) > 1024 {
+	valid := id != "." && id != ".." && len(id) <= 1024
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_+.-", c)) {
+			valid = false
+		}
+	}
+	if !valid {
 		return fmt.Errorf("invalid container ID %q: use letters, digits and _ + - .", id)
 	}
 	return nil
 }
-
-var validID = regexp.MustCompile(`^[\w+.-]+$`)
