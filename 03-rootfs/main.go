@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"minibox/01-namespaces/cli"
+	"minibox/01-namespaces/initproto"
 	"minibox/01-namespaces/namespaces"
 	"minibox/02-cgroups/cgroups"
 	"minibox/03-rootfs/oci"
@@ -36,7 +37,7 @@ func main() {
 		// AwaitStart holds the init, once all is set up, until the OCI
 		// `start` (it does not wait for a plain `run`); the rlimits that
 		// bind the init itself come last.
-		namespaces.InitWithGate(namespaces.Gates(oci.AwaitStart, rootfs.LateRlimits), rootfs.Setup, oci.Console, rootfs.Finish)
+		namespaces.InitWithGate(initproto.Gates(oci.AwaitStart, rootfs.LateRlimits), rootfs.Setup, oci.Console, rootfs.Finish)
 	}
 	root := &cobra.Command{Use: "03-rootfs", Short: "minibox lesson 03: a root filesystem, capabilities and users; an OCI runtime"}
 	var g runtimeFlags

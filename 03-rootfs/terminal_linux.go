@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"minibox/01-namespaces/initproto"
 	"minibox/01-namespaces/namespaces"
 	"minibox/03-rootfs/oci"
 )
@@ -69,15 +70,15 @@ func (t *terminal) Stdio() namespaces.Stdio {
 // Hooks hand the init the console socket (with -t) and, once it is set
 // up, take the pty master and start copying. The pty starts with our
 // terminal's size.
-func (t *terminal) Hooks(spec *specs.Spec) namespaces.Hooks {
+func (t *terminal) Hooks(spec *specs.Spec) initproto.Hooks {
 	if !t.tty {
-		return namespaces.Hooks{}
+		return initproto.Hooks{}
 	}
 	if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
 		spec.Process.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
 	}
-	return namespaces.Hooks{
-		StartOptions: []namespaces.StartOption{namespaces.WithFiles(nil, t.theirs)},
+	return initproto.Hooks{
+		StartOptions: []initproto.StartOption{initproto.WithFiles(nil, t.theirs)},
 		Released: func() error {
 			master, err := oci.ReceiveConsole(t.ours)
 			if err != nil {

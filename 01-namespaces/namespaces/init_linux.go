@@ -4,83 +4,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
-	"syscall"
-	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"minibox/01-namespaces/initproto"
 )
-
-// How Start and Init find each other: the init is this binary run as
-// `minibox-init init` with _MINIBOX_INIT=1 in its environment, and these
-// descriptors open.
-const (
-	initArg   = "init"
-	initEnv   = "_MINIBOX_INIT"
-	specFd    = 3 // read end of the spec pipe: the init blocks here until Release
-	errFd     = 4 // write end of the error pipe, close-on-exec
-	initExeFd = 5 // our own binary, which the init was executed from
-
-	// ExtraFd is the first descriptor WithFiles hands to the init.
-	ExtraFd = 6
-	// extraFilesEnv lists, in the init's environment, which of them were
-	// given: an open descriptor proves nothing, since the Go runtime opens
-	// its own (epoll, cgroup files) at the lowest free numbers.
-	extraFilesEnv = "_MINIBOX_EXTRA_FDS"
-)
-
-// ExtraFile reports, inside the init, whether the runtime handed over
-// descriptor fd with WithFiles.
-func ExtraFile(fd int) bool {
-	for _, f := range extraFiles() {
-		if f == fd {
-			return true
-		}
-	}
-	return false
-}
-
-// closeExecFrom marks every descriptor from fd up close-on-exec:
-// close_range(2) where the kernel has it (5.11), else one by one from
-// /proc/self/fd.
-func closeExecFrom(fd int) error {
-	if err := unix.CloseRange(uint(fd), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err == nil {
-		return nil
-	}
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return fmt.Errorf("init: list our descriptors: %w", err)
-	}
-	for _, e := range entries {
-		if n, err := strconv.Atoi(e.Name()); err == nil && n >= fd {
-			unix.CloseOnExec(n)
-		}
-	}
-	return nil
-}
-
-// extraFiles lists the descriptors the runtime handed over with WithFiles.
-func extraFiles() []int {
-	var fds []int
-	for _, s := range strings.Split(os.Getenv(extraFilesEnv), ",") {
-		if fd, err := strconv.Atoi(s); err == nil && fd >= ExtraFd {
-			fds = append(fds, fd)
-		}
-	}
-	return fds
-}
-
-// Step is extra setup that a later lesson runs inside the container after
-// the namespaces are ready and before the command starts (lesson 03 adds the
-// root filesystem this way). An error stops the container with status 125.
-type Step func(spec *specs.Spec) error
 
 // IsInit reports whether this process is a container's init started by
 // Start. A program calls it first thing in main and then calls Init.
@@ -91,53 +25,40 @@ func IsInit() bool {
 // Init is the container's side of Start. It runs as PID 1 of the new PID
 // namespace, waits for the spec, sets the namespaces up from the inside and
 // then replaces itself with the command (or, with --init, runs it as a child
-// and reaps). It never returns.
-func Init(steps ...Step) { InitWithGate(nil, steps...) }
+// and reaps). It never returns. The steps are a later lesson's setup, run
+// after lesson 01's (see package initproto).
+func Init(steps ...initproto.Step) { InitWithGate(nil, steps...) }
 
-// A Gate runs in the init after every step, once the command has been
-// found, right before it is executed. Lesson 03 waits there for the OCI
-// `start`: the runtime's `create` must return with the container set up and
-// waiting. A gate that is going to wait calls ready first, which tells the
-// runtime that the setup worked (Release returns). An error ends the
-// container with status 125.
-type Gate func(spec *specs.Spec, ready func()) error
-
-// Gates runs gates one after the other, as one gate.
-func Gates(gates ...Gate) Gate {
-	return func(spec *specs.Spec, ready func()) error {
-		for _, g := range gates {
-			if err := g(spec, ready); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-}
-
-// InitWithGate is Init with a gate before the command.
-func InitWithGate(gate Gate, steps ...Step) {
-	// Every descriptor above stdio is for the init alone: neither the
-	// runtime's (the spec and error pipes, the start FIFO, the console
-	// socket) nor any the caller of the runtime left open without
-	// close-on-exec may reach a hook or the container's program. A
-	// directory descriptor of the host inside the container would be a
-	// way out of it; a hook's background child holding the start FIFO
-	// would keep `start` waiting. (runc does the same.)
-	if err := closeExecFrom(3); err != nil {
-		fmt.Fprintf(os.Stderr, "minibox-init: %v\n", err)
-		os.Exit(125)
-	}
-	_ = unix.Close(initExeFd) // the kernel already executes us; the fd is not needed
+// InitWithGate is Init with a later lesson's gate right before the command
+// (see initproto.Gate).
+func InitWithGate(gate initproto.Gate, steps ...initproto.Step) {
 	errPipe := os.NewFile(errFd, "error-pipe")
 	released := false // the runtime was told the setup worked: it no longer reads errPipe
 	fail := func(code int, err error) {
-		if released {
-			fmt.Fprintf(os.Stderr, "minibox-init: %v\n", err)
-			os.Exit(code)
+		if !released {
+			// The runtime's Release reads the report and tells the user.
+			msg, _ := json.Marshal(StartError{Code: code, Message: err.Error()}) // two plain fields: cannot fail
+			_, werr := errPipe.Write(msg)
+			if werr == nil {
+				os.Exit(code)
+			}
+			fmt.Fprintf(os.Stderr, "minibox-init: report the failure to the runtime: %v\n", werr)
 		}
-		msg, _ := json.Marshal(StartError{Code: code, Message: err.Error()})
-		_, _ = errPipe.Write(msg)
+		fmt.Fprintf(os.Stderr, "minibox-init: %v\n", err)
 		os.Exit(code)
+	}
+	// Every descriptor above stdio is for the init alone. Close-on-exec
+	// makes errPipe report a successful execve as EOF, and keeps every
+	// other one (the spec pipe, a later lesson's start FIFO and console
+	// socket, any the runtime's caller left open) from reaching a hook or
+	// the container's program: a directory descriptor of the host inside
+	// the container would be a way out of it. (runc does the same.)
+	if err := initproto.CloseOnExecFrom(3); err != nil {
+		fail(125, fmt.Errorf("init: %w", err))
+	}
+	// The kernel already executes us: our binary's descriptor is not needed.
+	if err := unix.Close(initExeFd); err != nil {
+		fail(125, fmt.Errorf("init: close our binary's descriptor: %w", err))
 	}
 
 	spec, err := readSpec()
@@ -182,100 +103,24 @@ func InitWithGate(gate Gate, steps ...Step) {
 	// execve(2) replaces this Go program with the command, keeping the PID:
 	// the command becomes PID 1. On success errPipe closes (close-on-exec)
 	// and the parent reads EOF; on failure we are still here to report it.
-	err = execve(path, spec.Process.Args, spec.Process.Env)
+	// (initproto.Exec is unix.Exec unless a later lesson registered
+	// something to do right before it.)
+	err = initproto.Exec(path, spec.Process.Args, spec.Process.Env)
 	fail(execFailureCode(err), fmt.Errorf("exec %q: %w", spec.Process.Args[0], err))
 }
 
-// atExec is what AtExec registered.
-var atExec func() error
-
-// AtExec registers, inside the init, fn to run right before execve(2),
-// after everything execve needs is in place. fn must not allocate: lesson
-// 03 lowers RLIMIT_AS there, below what the Go runtime has already
-// reserved, and from then on the Go heap cannot grow.
-func AtExec(fn func() error) { atExec = fn }
-
-// execve is unix.Exec, except that with AtExec the arguments are prepared
-// first, then fn runs, then the raw execve(2): nothing allocates between.
-// (The raw call skips one courtesy of unix.Exec: giving back the soft
-// RLIMIT_NOFILE the Go runtime raised at start. A spec that sets
-// RLIMIT_NOFILE, as runc's and Docker's do, is not affected.)
-func execve(path string, args, env []string) error {
-	if atExec == nil {
-		return unix.Exec(path, args, env)
-	}
-	pathp, err := syscall.BytePtrFromString(path)
-	if err != nil {
-		return err
-	}
-	argvp, err := syscall.SlicePtrFromStrings(args)
-	if err != nil {
-		return err
-	}
-	envp, err := syscall.SlicePtrFromStrings(env)
-	if err != nil {
-		return err
-	}
-	if err := atExec(); err != nil {
-		return err
-	}
-	_, _, errno := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(pathp)),
-		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])))
-	return errno
-}
-
-// unshareCgroupNS gives the command a cgroup namespace rooted at the cgroup
-// it is in now, so that it sees its own cgroup as "/". unshare(2) of a cgroup
-// namespace affects only the calling thread, so the goroutine stays locked to
-// this thread: the execve(2) or fork that follows happens from it, and the
-// command inherits the namespace. The thread is never unlocked; the process
-// is replaced or becomes the reaper.
-func unshareCgroupNS(spec *specs.Spec) error {
-	if !newNamespace(spec, specs.CgroupNamespace) {
-		return nil
-	}
-	runtime.LockOSThread()
-	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-		return fmt.Errorf("init: unshare the cgroup namespace (CLONE_NEWCGROUP): %w", err)
-	}
-	return nil
-}
-
-// readSpec reads the spec that Release writes into the pipe, and keeps
-// what follows it for InitExtra.
+// readSpec reads the spec that Release writes into the pipe.
 func readSpec() (*specs.Spec, error) {
 	f := os.NewFile(specFd, "spec-pipe")
 	defer f.Close()
-	var spec specs.Spec
-	dec := json.NewDecoder(f)
-	if err := dec.Decode(&spec); err != nil {
-		return nil, fmt.Errorf("init: read the spec from the runtime: %w", err)
-	}
-	var extra json.RawMessage
-	if err := dec.Decode(&extra); err == nil {
-		initExtra = extra
-	} else if !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("init: read what the runtime sent after the spec: %w", err)
+	spec, err := initproto.ReadSpec(f)
+	if err != nil {
+		return nil, fmt.Errorf("init: %w", err)
 	}
 	if spec.Process == nil || len(spec.Process.Args) == 0 {
 		return nil, errors.New("init: the spec has no process")
 	}
-	return &spec, nil
-}
-
-// initExtra is the value the runtime sent after the spec (Container.Extra).
-var initExtra json.RawMessage
-
-// InitExtra decodes, inside the init, the value the runtime set as
-// Container.Extra. It reports false when the runtime sent none.
-func InitExtra(v any) (bool, error) {
-	if initExtra == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(initExtra, v); err != nil {
-		return false, fmt.Errorf("init: decode what the runtime sent after the spec: %w", err)
-	}
-	return true, nil
+	return spec, nil
 }
 
 // setup does, from inside the new namespaces, what cannot be done from
@@ -294,27 +139,11 @@ func setup(spec *specs.Spec) error {
 	if err := mountProc(spec); err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
-	if newNamespace(spec, specs.NetworkNamespace) {
+	if ns := findNamespace(spec, specs.NetworkNamespace); ns != nil && ns.Path == "" {
 		// A new network namespace has only `lo`, and it starts down.
 		if err := loopbackUp(); err != nil {
 			return fmt.Errorf("init: %w", err)
 		}
-	}
-	return nil
-}
-
-// chdir enters the command's working directory. It runs after the later
-// lessons' steps, which may have changed the root.
-func chdir(spec *specs.Spec) error {
-	cwd := spec.Process.Cwd
-	if cwd == "" {
-		return nil
-	}
-	if err := os.Chdir(cwd); err != nil {
-		if HasNamespace(spec, specs.UserNamespace) && errors.Is(err, unix.EACCES) {
-			return fmt.Errorf("init: change to the working directory: %w (root in a user namespace is an unprivileged user on the host and may not enter it: cd to a directory everyone may read, such as /tmp)", err)
-		}
-		return fmt.Errorf("init: change to the working directory: %w", err)
 	}
 	return nil
 }
@@ -356,6 +185,39 @@ func loopbackUp() error {
 	}
 	if err := netlink.LinkSetUp(lo); err != nil {
 		return fmt.Errorf("set lo up: %w", err)
+	}
+	return nil
+}
+
+// unshareCgroupNS gives the command a cgroup namespace rooted at the cgroup
+// it is in now, so that it sees its own cgroup as "/". unshare(2) of a cgroup
+// namespace affects only the calling thread, so the goroutine stays locked to
+// this thread: the execve(2) or fork that follows happens from it, and the
+// command inherits the namespace. The thread is never unlocked; the process
+// is replaced or becomes the reaper.
+func unshareCgroupNS(spec *specs.Spec) error {
+	if ns := findNamespace(spec, specs.CgroupNamespace); ns == nil || ns.Path != "" {
+		return nil
+	}
+	runtime.LockOSThread()
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("init: unshare the cgroup namespace (CLONE_NEWCGROUP): %w", err)
+	}
+	return nil
+}
+
+// chdir enters the command's working directory. It runs after the later
+// lessons' steps, which may have changed the root.
+func chdir(spec *specs.Spec) error {
+	cwd := spec.Process.Cwd
+	if cwd == "" {
+		return nil
+	}
+	if err := os.Chdir(cwd); err != nil {
+		if HasNamespace(spec, specs.UserNamespace) && errors.Is(err, unix.EACCES) {
+			return fmt.Errorf("init: change to the working directory: %w (root in a user namespace is an unprivileged user on the host and may not enter it: cd to a directory everyone may read, such as /tmp)", err)
+		}
+		return fmt.Errorf("init: change to the working directory: %w", err)
 	}
 	return nil
 }

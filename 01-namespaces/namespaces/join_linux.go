@@ -1,6 +1,7 @@
 package namespaces
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -25,8 +26,9 @@ import (
 // nsJoin is one namespace to enter before clone.
 type nsJoin struct {
 	typ  specs.LinuxNamespaceType
-	path string
-	flag int
+	path string // the namespace to join
+	ours string // our own namespace of the type, to come back to
+	flag int    // its CLONE_NEW* flag, which setns(2) takes as the type
 }
 
 // splitJoins separates the namespaces to join (those with a path) from the
@@ -42,12 +44,14 @@ func splitJoins(spec *specs.Spec) (*specs.Spec, []nsJoin, error) {
 			create = append(create, ns)
 			continue
 		}
-		switch ns.Type {
-		case specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.PIDNamespace, specs.CgroupNamespace:
-			joins = append(joins, nsJoin{ns.Type, ns.Path, int(nsFlags[ns.Type])})
-		default:
+		t, ok := nsFlags[ns.Type]
+		if !ok {
+			return nil, nil, fmt.Errorf("namespace %q: not supported (use pid, uts, ipc, network or cgroup to join one by path)", ns.Type)
+		}
+		if t.joinFile == "" {
 			return nil, nil, fmt.Errorf("namespace %q: joining an existing one (%s) is not supported: the kernel lets only a single-threaded process enter a %s namespace", ns.Type, ns.Path, ns.Type)
 		}
+		joins = append(joins, nsJoin{typ: ns.Type, path: ns.Path, ours: "/proc/thread-self/ns/" + t.joinFile, flag: int(t.flag)})
 	}
 	if len(joins) == 0 {
 		return spec, nil, nil
@@ -77,9 +81,13 @@ func forkExecJoined(joins []nsJoin, argv0 string, argv []string, attr *syscall.P
 			// The thread stays locked, and Go ends it when this
 			// goroutine returns: the child's parent-death signal would
 			// fire. End the child now, and say why.
-			_ = unix.Kill(pid, unix.SIGKILL)
-			_, _ = unix.Wait4(pid, nil, 0, nil)
-			pid, err = 0, fmt.Errorf("join namespaces: could not return the runtime's thread to its own namespaces")
+			err = errors.New("join namespaces: could not return the runtime's thread to its own namespaces")
+			if kerr := unix.Kill(pid, unix.SIGKILL); kerr != nil {
+				err = errors.Join(err, fmt.Errorf("kill the init (PID %d): %w", pid, kerr))
+			} else if _, werr := unix.Wait4(pid, nil, 0, nil); werr != nil {
+				err = errors.Join(err, fmt.Errorf("reap the init (PID %d): %w", pid, werr))
+			}
+			pid = 0
 		}
 		done <- result{pid, err}
 	}()
@@ -98,7 +106,7 @@ func forkExecOnThisThread(joins []nsJoin, argv0 string, argv []string, attr *sys
 		}
 	}()
 	for _, j := range joins {
-		f, err := os.Open(fmt.Sprintf("/proc/thread-self/ns/%s", nsProcName[j.typ]))
+		f, err := os.Open(j.ours)
 		if err != nil {
 			return 0, fmt.Errorf("open our own %s namespace: %w", j.typ, err), true
 		}
@@ -126,12 +134,4 @@ func forkExecOnThisThread(joins []nsJoin, argv0 string, argv []string, attr *sys
 	}
 	pid, err = syscall.ForkExec(argv0, argv, attr)
 	return pid, err, restore()
-}
-
-// nsProcName is each namespace's file name in /proc/PID/ns. For a PID
-// namespace it is pid_for_children: setns(CLONE_NEWPID) changes where the
-// thread's future children go, not the thread itself.
-var nsProcName = map[specs.LinuxNamespaceType]string{
-	specs.NetworkNamespace: "net", specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts",
-	specs.PIDNamespace: "pid_for_children", specs.CgroupNamespace: "cgroup",
 }

@@ -1,6 +1,7 @@
 package namespaces
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -8,6 +9,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"minibox/01-namespaces/initproto"
 )
 
 // PID 1 is special in two ways, and this file is what `run --init` adds for
@@ -37,15 +40,17 @@ func runAsInit(path string, spec *specs.Spec, errPipe *os.File) (int, error) {
 		return execFailureCode(err), fmt.Errorf("exec %q: %w", spec.Process.Args[0], err)
 	}
 	errPipe.Close() // EOF tells the runtime that the command runs
-	// Like an execve would: the runtime's extra descriptors close now (an
-	// open start FIFO would keep the OCI `start` waiting for our end).
-	for _, fd := range extraFiles() {
-		_ = unix.Close(fd)
+	// Like an execve would: a later lesson's descriptors close now.
+	if err := initproto.CloseExtraFiles(); err != nil {
+		fmt.Fprintf(os.Stderr, "minibox-init: %v\n", err)
 	}
 	go func() {
 		for sig := range sigs {
+			// ESRCH: the command has just exited; reap will see it.
 			if s := sig.(syscall.Signal); forwarded(s) {
-				_ = unix.Kill(pid, s)
+				if err := unix.Kill(pid, s); err != nil && !errors.Is(err, unix.ESRCH) {
+					fmt.Fprintf(os.Stderr, "minibox-init: pass %v on to the command: %v\n", s, err)
+				}
 			}
 		}
 	}()

@@ -7,16 +7,30 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"minibox/01-namespaces/initproto"
 )
 
+// Run starts the container that spec describes, forwards the signals this
+// process receives to it, and waits for it. It returns the container's exit
+// status, computed like a shell does: the code it exited with, or 128+N when
+// signal N killed it. When the command could not even be started (not found,
+// not executable) the error is a *StartError holding 127 or 126.
+func Run(spec *specs.Spec, stdio Stdio) (int, error) {
+	c, err := Start(spec, stdio)
+	if err != nil {
+		return 0, err
+	}
+	return c.Run(nil)
+}
+
 // Stdio is where the container's standard streams go. Passing *os.File
-// values hands the very file descriptors to the container: no copying.
+// values hands the very file descriptors to the container: no copying. A
+// nil one is /dev/null.
 type Stdio struct {
 	Stdin  *os.File
 	Stdout *os.File
@@ -26,118 +40,6 @@ type Stdio struct {
 // HostStdio is the caller's own stdin, stdout and stderr.
 func HostStdio() Stdio { return Stdio{os.Stdin, os.Stdout, os.Stderr} }
 
-// Run starts the container that spec describes, forwards the signals this
-// process receives to it, and waits for it. It returns the container's exit
-// status, computed like a shell does: the code it exited with, or 128+N when
-// signal N killed it. When the command could not even be started (not found,
-// not executable) the error is a *StartError holding 127 or 126.
-func Run(spec *specs.Spec, stdio Stdio) (int, error) {
-	return RunWithHooks(spec, stdio, Hooks{})
-}
-
-// Hooks let a later lesson act on the container from the outside while its
-// init still waits, before any of the user's code runs.
-type Hooks struct {
-	// StartOptions change how the init is cloned (lesson 02: straight
-	// into a cgroup).
-	StartOptions []StartOption
-	// Created runs after clone and before Release (lesson 02 on cgroup v1:
-	// move the init into its cgroup). An error kills the container.
-	Created func(c *Container) error
-	// Released runs once the init has been released and set up, before we
-	// wait for it (lesson 03: take the pty master the init sent). An error
-	// kills the container.
-	Released func() error
-}
-
-// RunWithHooks is Run with a later lesson's hooks.
-func RunWithHooks(spec *specs.Spec, stdio Stdio, h Hooks) (int, error) {
-	c, err := Start(spec, stdio, h.StartOptions...)
-	if err != nil {
-		return 0, err
-	}
-	return c.Run(h)
-}
-
-// Run runs a started container to its end: h.Created, Release,
-// h.Released, and the wait, passing on the signals we receive meanwhile.
-func (c *Container) Run(h Hooks) (int, error) {
-	if h.Created != nil {
-		if err := h.Created(c); err != nil {
-			c.Kill()
-			return 0, err
-		}
-	}
-	return c.releaseAndWait(h.Released)
-}
-
-// releaseAndWait releases the init, runs released (when not nil) and waits
-// for the container to end, passing on the signals we receive meanwhile.
-func (c *Container) releaseAndWait(released func() error) (int, error) {
-	stop := c.ForwardSignals()
-	defer stop()
-	if err := c.Release(); err != nil {
-		var se *StartError
-		if errors.As(err, &se) {
-			_, _ = c.Wait() // the init exits right after reporting; reap it
-		} else {
-			c.Kill()
-		}
-		return 0, err
-	}
-	if released != nil {
-		if err := released(); err != nil {
-			c.Kill()
-			return 0, err
-		}
-	}
-	return c.Wait()
-}
-
-// StartOption changes how Start clones the init.
-type StartOption func(*syscall.ProcAttr)
-
-// IntoCgroup makes clone(2) create the init directly inside the cgroup
-// whose directory is open as fd (CLONE_INTO_CGROUP: Linux 5.7+, cgroup v2).
-// The process then never exists outside its cgroup, not even for a moment.
-func IntoCgroup(fd int) StartOption {
-	return func(a *syscall.ProcAttr) {
-		a.Sys.UseCgroupFD = true
-		a.Sys.CgroupFD = fd
-	}
-}
-
-// Detached lets the init outlive this process: without it, the kernel kills
-// the init when we exit (the parent-death signal). Lesson 03's `create`
-// returns while the container waits for `start`, so it must survive us.
-func Detached() StartOption {
-	return func(a *syscall.ProcAttr) { a.Sys.Pdeathsig = 0 }
-}
-
-// InDir starts the init in directory dir (runc: the bundle, from which a
-// relative root or mount source is taken).
-func InDir(dir string) StartOption {
-	return func(a *syscall.ProcAttr) { a.Dir = dir }
-}
-
-// WithFiles hands files to the init as descriptors ExtraFd, ExtraFd+1, ...
-// in order; a nil file leaves its number closed. The init asks ExtraFile
-// whether one was given (lesson 03: the start gate and the console socket).
-func WithFiles(files ...*os.File) StartOption {
-	return func(a *syscall.ProcAttr) {
-		var given []string
-		for _, f := range files {
-			fd := ^uintptr(0) // -1: closed in the child
-			if f != nil {
-				fd = f.Fd()
-				given = append(given, strconv.Itoa(len(a.Files)))
-			}
-			a.Files = append(a.Files, fd)
-		}
-		a.Env = append(a.Env, extraFilesEnv+"="+strings.Join(given, ","))
-	}
-}
-
 // Container is a started container whose init may still be waiting for Release.
 type Container struct {
 	Spec *specs.Spec
@@ -145,7 +47,7 @@ type Container struct {
 
 	// Extra, when set before Release, is sent to the init after the spec
 	// (lesson 03: the OCI state its hooks read); the init reads it with
-	// InitExtra.
+	// initproto.Extra.
 	Extra any
 
 	specPipe *os.File // we write the spec here; the init waits on its other end
@@ -160,10 +62,26 @@ type StartError struct {
 
 func (e *StartError) Error() string { return e.Message }
 
+// How Start and Init find each other: the init is this binary run as
+// `minibox-init init` with _MINIBOX_INIT=1 in its environment, and these
+// descriptors open (after the container's stdio, 0-2).
+const (
+	initArg   = "init"
+	initEnv   = "_MINIBOX_INIT"
+	specFd    = 3 // read end of the spec pipe: the init blocks here until Release
+	errFd     = 4 // write end of the error pipe, close-on-exec
+	initExeFd = 5 // our own binary, which the init was executed from
+)
+
+// The files of a later lesson's initproto.WithFiles come right after ours:
+// this line does not compile unless initproto.ExtraFd is initExeFd+1.
+var _ = [1]struct{}{}[initproto.ExtraFd-(initExeFd+1)]
+
 // Start creates the namespaces and the container's init process, and leaves
 // the init blocked before it does anything: the caller may now act on it from
 // outside (later lessons put it into a cgroup here) and then call Release.
-func Start(spec *specs.Spec, stdio Stdio, opts ...StartOption) (*Container, error) {
+// The options are a later lesson's (see package initproto).
+func Start(spec *specs.Spec, stdio Stdio, opts ...initproto.StartOption) (*Container, error) {
 	if spec.Process == nil || len(spec.Process.Args) == 0 {
 		return nil, errors.New("spec has no process to run")
 	}
@@ -190,6 +108,17 @@ func Start(spec *specs.Spec, stdio Stdio, opts ...StartOption) (*Container, erro
 		return nil, fmt.Errorf("open our own binary to re-execute it: %w", err)
 	}
 	defer self.Close()
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s for the container's stdio: %w", os.DevNull, err)
+	}
+	defer null.Close()
+	fdOf := func(f *os.File) uintptr {
+		if f == nil {
+			f = null
+		}
+		return f.Fd()
+	}
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("make the spec pipe: %w", err)
@@ -205,7 +134,7 @@ func Start(spec *specs.Spec, stdio Stdio, opts ...StartOption) (*Container, erro
 	attr := &syscall.ProcAttr{
 		Env: []string{initEnv + "=1"},
 		// The position fixes each descriptor's number in the child:
-		// 0-2 the container's stdio, then 3, 4 and 5 for the init.
+		// 0-2 the container's stdio, then specFd, errFd and initExeFd.
 		Files: []uintptr{fdOf(stdio.Stdin), fdOf(stdio.Stdout), fdOf(stdio.Stderr), specR.Fd(), errW.Fd(), self.Fd()},
 		Sys: &syscall.SysProcAttr{
 			Cloneflags: flags,
@@ -245,22 +174,12 @@ func Start(spec *specs.Spec, stdio Stdio, opts ...StartOption) (*Container, erro
 	return &Container{Spec: spec, Pid: pid, specPipe: specW, errPipe: errR}, nil
 }
 
-// fdOf returns f's descriptor, or /dev/null's when f is nil.
-func fdOf(f *os.File) uintptr {
-	if f == nil {
-		f = devNull
-	}
-	return f.Fd()
-}
-
-var devNull, _ = os.Open(os.DevNull)
-
 // Release sends the spec to the waiting init, which sets up the namespaces
 // and executes the command. It returns once the command runs (or, in lesson
 // 03, waits at its gate), or with a *StartError when it could not be started.
 func (c *Container) Release() error {
 	defer c.errPipe.Close()
-	err := c.sendSpec()
+	err := initproto.SendSpec(c.specPipe, c.Spec, c.Extra)
 	c.specPipe.Close()
 	if err != nil {
 		return fmt.Errorf("send the spec to the container's init: %w", err)
@@ -281,16 +200,29 @@ func (c *Container) Release() error {
 	return &se
 }
 
-// sendSpec writes the spec, then Extra when there is one, as JSON values.
-func (c *Container) sendSpec() error {
-	enc := json.NewEncoder(c.specPipe)
-	if err := enc.Encode(c.Spec); err != nil {
-		return err
+// Run runs a started container to its end: Release, then released (a later
+// lesson's initproto.Hooks.Released; nil in lesson 01), then the wait,
+// passing on the signals we receive meanwhile.
+func (c *Container) Run(released func() error) (int, error) {
+	stop := c.ForwardSignals()
+	defer stop()
+	if err := c.Release(); err != nil {
+		var se *StartError
+		if !errors.As(err, &se) {
+			return 0, errors.Join(err, c.Kill())
+		}
+		// The init exits right after its report: reap it.
+		if _, werr := c.Wait(); werr != nil {
+			return 0, errors.Join(err, werr)
+		}
+		return 0, err
 	}
-	if c.Extra != nil {
-		return enc.Encode(c.Extra)
+	if released != nil {
+		if err := released(); err != nil {
+			return 0, errors.Join(err, c.Kill())
+		}
 	}
-	return nil
+	return c.Wait()
 }
 
 // Wait waits for the init to exit and returns the container's exit status.
@@ -310,9 +242,14 @@ func (c *Container) Wait() (int, error) {
 
 // Kill ends the container at once and reaps its init. Killing PID 1 of a PID
 // namespace makes the kernel kill every other process in it too.
-func (c *Container) Kill() {
-	_ = unix.Kill(c.Pid, unix.SIGKILL)
-	_, _ = c.Wait()
+func (c *Container) Kill() error {
+	// Until we reap it, the init is our child (at worst a zombie), so the
+	// signal finds it.
+	if err := unix.Kill(c.Pid, unix.SIGKILL); err != nil {
+		return fmt.Errorf("kill the container's init (PID %d): %w", c.Pid, err)
+	}
+	_, err := c.Wait()
+	return err
 }
 
 // ForwardSignals relays every signal this process receives to the
@@ -338,24 +275,16 @@ func (c *Container) ForwardSignals() (stop func()) {
 					s = unix.SIGKILL
 				}
 			}
-			_ = unix.Kill(c.Pid, s)
+			// ESRCH: the init is gone already (reaped); nothing to pass on.
+			if err := unix.Kill(c.Pid, s); err != nil && !errors.Is(err, unix.ESRCH) {
+				fmt.Fprintf(os.Stderr, "minibox: pass %v on to the container (PID %d): %v\n", s, c.Pid, err)
+			}
 		}
 	}()
 	return func() {
 		signal.Stop(ch)
 		close(ch)
 	}
-}
-
-// forwarded says whether a signal is meant for the container: SIGCHLD is
-// about our own child, SIGURG is the Go runtime's preemption signal, SIGPIPE
-// concerns our own writes. Docker's sig-proxy skips the same ones.
-func forwarded(s syscall.Signal) bool {
-	switch s {
-	case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
-		return false
-	}
-	return true
 }
 
 // ExitCode turns a wait status into the number a shell would show in $?.
@@ -372,30 +301,19 @@ func ExitCode(ws unix.WaitStatus) int {
 	// LAB 01.3 STUB: return ws.ExitStatus() // right for a normal exit only
 }
 
-// FlagNames spells clone flags as their names, for error messages.
-func FlagNames(flags uintptr) string {
-	s := ""
-	for _, t := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.UTSNamespace, specs.IPCNamespace,
-		specs.MountNamespace, specs.NetworkNamespace, specs.CgroupNamespace, specs.UserNamespace} {
-		if flags&nsFlags[t] != 0 {
-			if s != "" {
-				s += "|"
-			}
-			s += flagName[t]
-		}
+// forwarded says whether a signal is meant for the container: SIGCHLD is
+// about our own child, SIGURG is the Go runtime's preemption signal, SIGPIPE
+// concerns our own writes. Docker's sig-proxy skips the same ones.
+func forwarded(s syscall.Signal) bool {
+	switch s {
+	case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+		return false
 	}
-	if s == "" {
-		return "0"
-	}
-	return s
+	return true
 }
 
-var flagName = map[specs.LinuxNamespaceType]string{
-	specs.PIDNamespace: "CLONE_NEWPID", specs.UTSNamespace: "CLONE_NEWUTS", specs.IPCNamespace: "CLONE_NEWIPC",
-	specs.MountNamespace: "CLONE_NEWNS", specs.NetworkNamespace: "CLONE_NEWNET",
-	specs.CgroupNamespace: "CLONE_NEWCGROUP", specs.UserNamespace: "CLONE_NEWUSER",
-}
-
+// idMaps converts the spec's UID or GID mappings to what Go's clone writes
+// into /proc/PID/uid_map and gid_map.
 func idMaps(in []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 	out := make([]syscall.SysProcIDMap, len(in))
 	for i, m := range in {

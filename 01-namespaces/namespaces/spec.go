@@ -159,16 +159,24 @@ func RandomID() string {
 	return hex.EncodeToString(b)
 }
 
-// nsFlags maps the OCI namespace types to the clone(2) flag that creates
-// each one (see namespaces(7)).
-var nsFlags = map[specs.LinuxNamespaceType]uintptr{
-	specs.PIDNamespace:     unix.CLONE_NEWPID,
-	specs.UTSNamespace:     unix.CLONE_NEWUTS,
-	specs.IPCNamespace:     unix.CLONE_NEWIPC,
-	specs.MountNamespace:   unix.CLONE_NEWNS,
-	specs.NetworkNamespace: unix.CLONE_NEWNET,
-	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
-	specs.UserNamespace:    unix.CLONE_NEWUSER,
+// nsFlags is the one table of what the kernel calls each OCI namespace type
+// (see namespaces(7)): the clone(2) flag that creates one, that flag's name
+// for messages, and the file in /proc/PID/ns through which setns(2) joins
+// one ("" for the types a Go program cannot join: see join_linux.go). For a
+// PID namespace that file is pid_for_children: setns(CLONE_NEWPID) changes
+// where the thread's future children go, not the thread itself.
+var nsFlags = map[specs.LinuxNamespaceType]struct {
+	flag     uintptr
+	name     string
+	joinFile string
+}{
+	specs.PIDNamespace:     {unix.CLONE_NEWPID, "CLONE_NEWPID", "pid_for_children"},
+	specs.UTSNamespace:     {unix.CLONE_NEWUTS, "CLONE_NEWUTS", "uts"},
+	specs.IPCNamespace:     {unix.CLONE_NEWIPC, "CLONE_NEWIPC", "ipc"},
+	specs.MountNamespace:   {unix.CLONE_NEWNS, "CLONE_NEWNS", ""},
+	specs.NetworkNamespace: {unix.CLONE_NEWNET, "CLONE_NEWNET", "net"},
+	specs.CgroupNamespace:  {unix.CLONE_NEWCGROUP, "CLONE_NEWCGROUP", "cgroup"},
+	specs.UserNamespace:    {unix.CLONE_NEWUSER, "CLONE_NEWUSER", ""},
 }
 
 // cloneFlags turns spec.Linux.Namespaces into the flags for clone(2).
@@ -179,47 +187,56 @@ func cloneFlags(spec *specs.Spec) (uintptr, error) {
 	// LAB 01.1 BEGIN: turn the spec's namespaces into clone flags
 	var flags uintptr
 	for _, ns := range spec.Linux.Namespaces {
-		flag, ok := nsFlags[ns.Type]
+		t, ok := nsFlags[ns.Type]
 		if !ok {
 			return 0, fmt.Errorf("namespace %q: not supported (use pid, uts, ipc, mount, network, cgroup or user)", ns.Type)
 		}
 		if ns.Path != "" {
 			return 0, fmt.Errorf("namespace %q: joining an existing namespace (%s) is not supported by this lesson", ns.Type, ns.Path)
 		}
-		if flags&flag != 0 {
+		if flags&t.flag != 0 {
 			return 0, fmt.Errorf("namespace %q: listed twice", ns.Type)
 		}
-		flags |= flag
+		flags |= t.flag
 	}
 	return flags, nil
 	// LAB 01.1 END
 	// LAB 01.1 STUB: return 0, lab.Todo("01.1")
 }
 
-// newNamespace reports whether spec asks for a new namespace of type t (not
-// one to join by path).
-func newNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
-	if spec.Linux == nil {
-		return false
-	}
-	for _, ns := range spec.Linux.Namespaces {
-		if ns.Type == t && ns.Path == "" {
-			return true
+// FlagNames spells clone flags as their names, for error messages, in the
+// order of their values: "CLONE_NEWNS|CLONE_NEWPID".
+func FlagNames(flags uintptr) string {
+	var names []string
+	for bit := uintptr(1); bit != 0; bit <<= 1 {
+		for _, t := range nsFlags {
+			if flags&bit != 0 && t.flag == bit {
+				names = append(names, t.name)
+			}
 		}
 	}
-	return false
+	if len(names) == 0 {
+		return "0"
+	}
+	return strings.Join(names, "|")
 }
 
 // HasNamespace reports whether spec puts the container in a namespace of
 // type t of its own: a new one, or one it joins by path.
 func HasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
+	return findNamespace(spec, t) != nil
+}
+
+// findNamespace returns spec's entry for namespace type t, or nil. An entry
+// with a Path joins that namespace; one without makes a new one.
+func findNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) *specs.LinuxNamespace {
 	if spec.Linux == nil {
-		return false
+		return nil
 	}
-	for _, ns := range spec.Linux.Namespaces {
-		if ns.Type == t {
-			return true
+	for i := range spec.Linux.Namespaces {
+		if spec.Linux.Namespaces[i].Type == t {
+			return &spec.Linux.Namespaces[i]
 		}
 	}
-	return false
+	return nil
 }

@@ -224,7 +224,8 @@ func TestSplitJoins(t *testing.T) {
 	assert.Equal(t, "/run/netns/blue", joins[0].path)
 	assert.Len(t, spec.Linux.Namespaces, 4, "the caller's spec is not changed")
 	assert.True(t, HasNamespace(spec, specs.NetworkNamespace))
-	assert.False(t, newNamespace(spec, specs.NetworkNamespace))
+	assert.Equal(t, "/run/netns/blue", findNamespace(spec, specs.NetworkNamespace).Path, "joined, not new")
+	assert.Nil(t, findNamespace(spec, specs.UserNamespace))
 
 	same, joins, err := splitJoins(&specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.PIDNamespace}}}})
 	require.NoError(t, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"minibox/01-namespaces/initproto"
 	"minibox/01-namespaces/namespaces"
 	"minibox/internal/testkit"
 )
@@ -179,7 +180,7 @@ func runInCgroup(t *testing.T, m Manager, args ...string) (int, string) {
 	require.NoError(t, err)
 	defer os.Remove(out.Name())
 	defer out.Close()
-	code, err := runIn(m, spec, namespaces.Stdio{Stdout: out, Stderr: os.Stderr}, namespaces.Hooks{})
+	code, err := runIn(m, spec, namespaces.Stdio{Stdout: out, Stderr: os.Stderr}, initproto.Hooks{})
 	require.NoError(t, err)
 	b, err := os.ReadFile(out.Name())
 	require.NoError(t, err)
@@ -238,7 +239,7 @@ func TestCloneIntoCgroup(t *testing.T) {
 	defer dir.Close()
 	spec, err := namespaces.NewSpec(namespaces.Config{Args: []string{"true"}, Env: os.Environ()})
 	require.NoError(t, err)
-	c, err := namespaces.Start(spec, namespaces.Stdio{}, namespaces.IntoCgroup(int(dir.Fd())))
+	c, err := namespaces.Start(spec, namespaces.Stdio{}, initproto.IntoCgroup(int(dir.Fd())))
 	require.NoError(t, err)
 	// Before Release the init has run none of the user's code, and it is
 	// already in the cgroup: clone3 put it there.

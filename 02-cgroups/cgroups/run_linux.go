@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"minibox/01-namespaces/initproto"
 	"minibox/01-namespaces/namespaces"
 )
 
@@ -27,7 +28,7 @@ type Options struct {
 	Root string           // cgroup mount root; DefaultRoot when empty
 	Warn func(msg string) // called for each limit this machine cannot apply
 	// Hooks are passed on to lesson 01 (lesson 03: the console socket).
-	Hooks namespaces.Hooks
+	Hooks initproto.Hooks
 }
 
 // Run runs the container that spec describes inside a new cgroup at
@@ -71,22 +72,22 @@ func Run(spec *specs.Spec, stdio namespaces.Stdio, opts Options) (*Result, error
 }
 
 // runIn starts the container inside mgr's cgroup and waits for it.
-func runIn(mgr Manager, spec *specs.Spec, stdio namespaces.Stdio, h namespaces.Hooks) (int, error) {
+func runIn(mgr Manager, spec *specs.Spec, stdio namespaces.Stdio, h initproto.Hooks) (int, error) {
 	c, err := StartIn(mgr, spec, stdio, h.StartOptions...)
 	if err != nil {
 		return 0, err
 	}
-	return c.Run(h)
+	return c.Run(h.Released)
 }
 
 // StartIn starts the container's init inside mgr's cgroup, still waiting
 // for Release: cloned straight into it on cgroup v2, moved in right after
 // clone on v1 (or on a kernel older than 5.7).
-func StartIn(mgr Manager, spec *specs.Spec, stdio namespaces.Stdio, opts ...namespaces.StartOption) (*namespaces.Container, error) {
+func StartIn(mgr Manager, spec *specs.Spec, stdio namespaces.Stdio, opts ...initproto.StartOption) (*namespaces.Container, error) {
 	dir, err := mgr.OpenDir()
 	if err == nil {
 		defer dir.Close()
-		c, err := namespaces.Start(spec, stdio, append(opts, namespaces.IntoCgroup(int(dir.Fd())))...)
+		c, err := namespaces.Start(spec, stdio, append(opts, initproto.IntoCgroup(int(dir.Fd())))...)
 		// clone3 or CLONE_INTO_CGROUP is missing (Linux < 5.7): fall back.
 		if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.E2BIG) {
 			return c, err
@@ -99,8 +100,7 @@ func StartIn(mgr Manager, spec *specs.Spec, stdio namespaces.Stdio, opts ...name
 		return nil, err
 	}
 	if err := mgr.Join(c.Pid); err != nil {
-		c.Kill()
-		return nil, err
+		return nil, errors.Join(err, c.Kill())
 	}
 	return c, nil
 }

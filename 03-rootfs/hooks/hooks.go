@@ -35,7 +35,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"minibox/01-namespaces/namespaces"
+	"minibox/01-namespaces/initproto"
 )
 
 // Run runs hooks one after the other, each with state on its stdin, and
@@ -132,7 +132,7 @@ func runOne(h specs.Hook, state []byte) error {
 // the runtime sent none.
 func InitState(status specs.ContainerState) (*specs.State, error) {
 	var st specs.State
-	if _, err := namespaces.InitExtra(&st); err != nil {
+	if _, err := initproto.Extra(&st); err != nil {
 		return nil, err
 	}
 	st.Status = status

@@ -8,13 +8,13 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"minibox/01-namespaces/namespaces"
+	"minibox/01-namespaces/initproto"
 )
 
 // consoleFd is where create hands the init the console socket.
-const consoleFd = namespaces.ExtraFd + 1
+const consoleFd = initproto.ExtraFd + 1
 
-// Console is a namespaces.Step for a container with process.terminal, run
+// Console is an initproto.Step for a container with process.terminal, run
 // after the root filesystem is in place. The runtime handed the init a
 // console socket (create's --console-socket, or a socket pair of its own
 // for `run -t`); the init opens a pty from the container's own /dev/ptmx
@@ -23,7 +23,7 @@ const consoleFd = namespaces.ExtraFd + 1
 // as an SCM_RIGHTS message (the way runc hands it to containerd), and makes
 // the slave its stdin, stdout, stderr and controlling terminal.
 func Console(spec *specs.Spec) error {
-	if !namespaces.ExtraFile(consoleFd) {
+	if !initproto.ExtraFile(consoleFd) {
 		return nil
 	}
 	defer unix.Close(consoleFd)

@@ -6,14 +6,14 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"minibox/01-namespaces/namespaces"
+	"minibox/01-namespaces/initproto"
 	"minibox/03-rootfs/hooks"
 )
 
 // gateFd is where create hands the init the exec FIFO's read end.
 const gateFd = consoleFd - 1
 
-// AwaitStart is the init's gate (a namespaces.Gate): when create handed it
+// AwaitStart is the init's gate (an initproto.Gate): when create handed it
 // the exec FIFO, it tells create that the setup worked and blocks until
 // `start` writes into the FIFO. Then it runs the startContainer hooks and
 // returns, and the init executes the program.
@@ -23,7 +23,7 @@ const gateFd = consoleFd - 1
 // no writer returns 0 at once. poll does wait: Linux reports a FIFO as
 // hung up only after a writer has come and gone, not before any came.
 func AwaitStart(spec *specs.Spec, ready func()) error {
-	if !namespaces.ExtraFile(gateFd) {
+	if !initproto.ExtraFile(gateFd) {
 		return nil // not a create: run at once
 	}
 	unix.CloseOnExec(gateFd)

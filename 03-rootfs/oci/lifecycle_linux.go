@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"minibox/01-namespaces/initproto"
 	"minibox/01-namespaces/namespaces"
 	"minibox/02-cgroups/cgroups"
 	"minibox/03-rootfs/hooks"
@@ -272,7 +273,7 @@ func (r *Runtime) create(id string, o CreateOptions, detached bool, console func
 	defer func() {
 		if err != nil {
 			if c != nil {
-				c.Kill()
+				err = errors.Join(err, c.Kill())
 			}
 			_ = r.remove(st, false)
 		}
@@ -304,9 +305,9 @@ func (r *Runtime) create(id string, o CreateOptions, detached bool, console func
 	for _, w := range warnings {
 		r.warn(w)
 	}
-	opts := []namespaces.StartOption{namespaces.WithFiles(files.fifo, files.console), namespaces.InDir(bundle)}
+	opts := []initproto.StartOption{initproto.WithFiles(files.fifo, files.console), initproto.InDir(bundle)}
 	if detached {
-		opts = append(opts, namespaces.Detached())
+		opts = append(opts, initproto.Detached())
 	}
 	c, err = cgroups.StartIn(mgr, spec, o.Stdio, opts...)
 	if err != nil {
@@ -337,7 +338,9 @@ func (r *Runtime) create(id string, o CreateOptions, detached bool, console func
 	if err := c.Release(); err != nil {
 		var se *namespaces.StartError
 		if errors.As(err, &se) {
-			_, _ = c.Wait()
+			// The init exits right after its report: reap it.
+			_, werr := c.Wait()
+			err = errors.Join(err, werr)
 			c = nil
 		}
 		return nil, nil, err

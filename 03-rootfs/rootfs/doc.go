@@ -4,7 +4,7 @@
 // Lessons 01 and 02 built a process that has its own namespaces and limits
 // but still sees every file of the host. This lesson adds the two steps that
 // make it a container, as runc does them inside its `runc init`. Both are
-// namespaces.Step values that lesson 01's init runs after its own setup and
+// initproto.Step values that lesson 01's init runs after its own setup and
 // before it executes the command:
 //
 //	namespaces.InitWithGate(rootfs.LateRlimits, rootfs.Setup, rootfs.Finish)

@@ -13,12 +13,12 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"minibox/01-namespaces/namespaces"
+	"minibox/01-namespaces/initproto"
 	"minibox/03-rootfs/seccomp"
 )
 
 // Finish takes away the powers the runtime needed and the command must not
-// have. It is a namespaces.Step and must be the last one, because after it
+// have. It is an initproto.Step and must be the last one, because after it
 // the init is no longer all-powerful root:
 //
 //  1. resource limits (spec.Process.Rlimits), while we may still set them;
@@ -239,8 +239,8 @@ func setRlimits(list []specs.POSIXRlimit) error {
 // to the spec's values as the last thing before execve(2).
 var lateRlimits = map[int]bool{unix.RLIMIT_AS: true, unix.RLIMIT_DATA: true, unix.RLIMIT_NPROC: true}
 
-// LateRlimits is a namespaces.Gate that sets the rlimits Finish left for
-// the end. It never waits: it hands them to namespaces.AtExec, which sets
+// LateRlimits is an initproto.Gate that sets the rlimits Finish left for
+// the end. It never waits: it hands them to initproto.AtExec, which sets
 // them right before execve(2), when the init no longer needs to allocate.
 func LateRlimits(spec *specs.Spec, _ func()) error {
 	if spec.Process == nil {
@@ -260,7 +260,7 @@ func LateRlimits(spec *specs.Spec, _ func()) error {
 	if len(todo) == 0 {
 		return nil
 	}
-	namespaces.AtExec(func() error {
+	initproto.AtExec(func() error {
 		for i := range todo {
 			// The raw prlimit64(2): no allocation, not even for an error.
 			_, _, errno := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, uintptr(todo[i].res),

@@ -16,7 +16,7 @@ import (
 )
 
 // Setup gives the container its own root filesystem. It is a
-// namespaces.Step: lesson 01's init runs it inside the new namespaces, after
+// initproto.Step: lesson 01's init runs it inside the new namespaces, after
 // it made every mount private and before it looks up the command. With no
 // spec.Root it does nothing, and the container keeps seeing the host's files
 // as in lessons 01 and 02.
