@@ -46,8 +46,8 @@ func runAsInit(path string, spec *specs.Spec, errPipe *os.File) (int, error) {
 	}
 	go func() {
 		for sig := range sigs {
-			// ESRCH: the command has just exited; reap will see it.
 			if s := sig.(syscall.Signal); forwarded(s) {
+				// ESRCH: the command has just exited; reap sees to it.
 				if err := unix.Kill(pid, s); err != nil && !errors.Is(err, unix.ESRCH) {
 					fmt.Fprintf(os.Stderr, "minibox-init: pass %v on to the command: %v\n", s, err)
 				}
