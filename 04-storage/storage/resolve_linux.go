@@ -68,12 +68,21 @@ func (r *root) mkdirAll(rel string) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	defer unix.Close(pfd)
 	err = unix.Mkdirat(pfd, path.Base(rel), 0o755)
-	unix.Close(pfd)
 	if err != nil && !errors.Is(err, unix.EEXIST) {
 		return -1, fmt.Errorf("mkdir %s: %w", path.Join(r.path, rel), err)
 	}
-	return r.dir(rel)
+	fd, err = r.dir(rel)
+	if errors.Is(err, unix.ENOENT) {
+		// It exists, yet does not resolve: a symbolic link to a place
+		// that is not inside the layer (resolved inside, it is missing).
+		buf := make([]byte, unix.PathMax)
+		if n, lerr := unix.Readlinkat(pfd, path.Base(rel), buf); lerr == nil {
+			return -1, fmt.Errorf("%s is a symbolic link to %q, which leads nowhere inside the layer: %w", rel, buf[:n], err)
+		}
+	}
+	return fd, err
 }
 
 // procPath names the entry base of the directory open as dirfd by a path
