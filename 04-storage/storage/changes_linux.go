@@ -178,6 +178,19 @@ func naiveChanges(layers []string, rootfs string) ([]Change, error) {
 			out = append(out, Change{Deleted, "/" + p})
 		}
 	}
+	// Docker lists every directory on the way to a change as C, changed
+	// or not (its tar then restores their modes); overlayfs's upper has
+	// them anyway, having copied them up.
+	listed := map[string]bool{}
+	for _, c := range out {
+		listed[c.Path] = true
+	}
+	for _, c := range out {
+		for p := path.Dir(c.Path); p != "/" && !listed[p]; p = path.Dir(p) {
+			listed[p] = true
+			out = append(out, Change{Modified, p})
+		}
+	}
 	sortChanges(out)
 	return out, nil
 }

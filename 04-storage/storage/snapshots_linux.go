@@ -31,11 +31,11 @@ func newSnapshots(store *Store, driver string) (snapshots, error) {
 func (b snapshots) user(id string) string { return "snapshot-" + b.driver + "-" + id }
 
 // create makes the snapshot's directory with the given subdirectories.
-func (b snapshots) create(id string, layers []digest.Digest, subdirs ...string) (dir string, err error) {
+func (b snapshots) create(id string, layers []digest.Digest, subdirs ...string) (_ string, err error) {
 	if err := validID(id); err != nil {
 		return "", err
 	}
-	dir = filepath.Join(b.dir, id)
+	dir := filepath.Join(b.dir, id)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return "", fmt.Errorf("prepare %s: %w", id, err)
 	}
