@@ -109,7 +109,7 @@ func TestExtractEntryTypes(t *testing.T) {
 type hostile struct {
 	name    string
 	entries func(outside string) []ent
-	err     string                        // the refusal; "" when the entry is contained instead
+	err     string                                    // the refusal; "" when the entry is contained instead
 	check   func(t *testing.T, layer, outside string) // for contained cases
 }
 

@@ -117,7 +117,11 @@ func mountFrom(dir, source, target, fstype string, flags uintptr, data string) e
 			return
 		}
 		if err := unix.Mount(source, target, fstype, flags, data); err != nil {
-			errc <- fmt.Errorf("mount -t %s %s %s -o %s (in %s): %w", fstype, source, target, data, dir, err)
+			shown := data
+			if len(shown) > 200 {
+				shown = shown[:200] + fmt.Sprintf("... (%d bytes)", len(data))
+			}
+			errc <- fmt.Errorf("mount -t %s %s %s -o %s (in %s): %w", fstype, source, target, shown, dir, err)
 			return
 		}
 		errc <- nil
