@@ -219,7 +219,10 @@ func (x *extractor) metadata(pfd int, parent, base string, hdr *tar.Header) erro
 	}
 	for k, v := range hdr.PAXRecords {
 		name, ok := strings.CutPrefix(k, xattrPAXPrefix)
-		if !ok {
+		if !ok || strings.HasPrefix(name, overlayXattrPrefix) {
+			// overlayfs's own attributes (opaque, redirect, origin...)
+			// would steer the mount from inside a layer: a layer says
+			// "deleted" with whiteout names only.
 			continue
 		}
 		if err := unix.Lsetxattr(procPath(pfd, base), name, []byte(v), 0); err != nil {

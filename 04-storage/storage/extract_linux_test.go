@@ -169,6 +169,22 @@ func hostileTars() []hostile {
 			entries: func(string) []ent { return []ent{file("../.wh.outside", "")} }},
 		{name: "whiteout of ..", err: "not a name",
 			entries: func(string) []ent { return []ent{file("a/.wh...", "")} }},
+		{name: "overlayfs's own xattrs in the tar",
+			entries: func(string) []ent {
+				d := dir("d/")
+				d.hdr.PAXRecords = map[string]string{
+					"SCHILY.xattr." + OverlayOpaqueXattr:    "y",
+					"SCHILY.xattr.trusted.overlay.redirect": "/elsewhere",
+					"SCHILY.xattr.user.kept":                "1",
+				}
+				return []ent{d}
+			},
+			check: func(t *testing.T, layer, _ string) {
+				d := filepath.Join(layer, "d")
+				assert.Empty(t, xattr(d, OverlayOpaqueXattr), "only .wh..wh..opq makes a directory opaque")
+				assert.Empty(t, xattr(d, "trusted.overlay.redirect"))
+				assert.Equal(t, "1", xattr(d, "user.kept"))
+			}},
 		{name: "opaque marker through a symlink to the outside", err: "leads nowhere inside",
 			entries: func(o string) []ent { return []ent{symlink("o", o), file("o/.wh..wh..opq", "")} }},
 	}

@@ -266,3 +266,29 @@ func TestSnapshotterRefusesBadInput(t *testing.T) {
 		assert.NoError(t, sn.Remove("never-made"))
 	}
 }
+
+// A root without layers (FROM scratch) works too, and removing the
+// snapshots frees the layers for Store.Remove.
+func TestEmptySnapshotAndRelease(t *testing.T) {
+	for _, driver := range Drivers {
+		t.Run(driver, func(t *testing.T) {
+			testkit.Root(t)
+			s := newTestStore(t)
+			sn := snapshotter(t, driver, s)
+			root := prepareAndMount(t, sn, "scratch", nil)
+			assert.Empty(t, view(t, root))
+			require.NoError(t, os.WriteFile(filepath.Join(root, "x"), nil, 0o644))
+			changes, err := sn.Changes("scratch")
+			require.NoError(t, err)
+			assert.Equal(t, []Change{{Added, "/x"}}, changes)
+
+			layer := put(t, s, file("a", "a"))
+			require.NoError(t, sn.Prepare("user", []digest.Digest{layer}))
+			assert.ErrorIs(t, s.Remove(layer), ErrInUse)
+			require.NoError(t, sn.Remove("user"))
+			_, err = os.Stat(filepath.Join(s.Root, driver, "user"))
+			assert.ErrorIs(t, err, os.ErrNotExist)
+			require.NoError(t, s.Remove(layer))
+		})
+	}
+}
