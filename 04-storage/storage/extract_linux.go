@@ -121,8 +121,15 @@ func (x *extractor) entry(hdr *tar.Header, body io.Reader) error {
 		}
 		return nil
 	}
-	if hdr.Typeflag == tar.TypeXGlobalHeader {
+	switch hdr.Typeflag {
+	case tar.TypeXGlobalHeader:
+		// PAX records meant for all later entries (git archive writes one
+		// with its commit id). archive/tar does not carry them over, and
+		// like Docker we ignore them.
 		return nil
+	case tar.TypeReg, tar.TypeDir, tar.TypeSymlink, tar.TypeLink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	default:
+		return fmt.Errorf("entry %q: unsupported entry type %q", hdr.Name, hdr.Typeflag)
 	}
 	pfd, err := x.root.mkdirAll(parent)
 	if err != nil {
@@ -201,7 +208,7 @@ func (x *extractor) create(pfd int, base string, hdr *tar.Header, body io.Reader
 		dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
 		return wrap("mknod", unix.Mknodat(pfd, base, kind|0o600, int(dev)))
 	}
-	return fmt.Errorf("unsupported entry type %q", hdr.Typeflag)
+	return nil
 }
 
 // metadata applies owner, mode, xattrs and times, in that order: chown(2)
@@ -237,10 +244,16 @@ func (x *extractor) metadata(pfd int, parent, base string, hdr *tar.Header) erro
 	return wrap("utimes", unix.UtimesNanoAt(pfd, base, times, unix.AT_SYMLINK_NOFOLLOW))
 }
 
-// dirTimes sets the directories' times, deepest last-seen first.
+// dirTimes sets the directories' times; a directory that the tar names
+// twice gets those of its last entry.
 func (x *extractor) dirTimes() error {
+	done := map[string]bool{}
 	for i := len(x.dirs) - 1; i >= 0; i-- {
 		d := x.dirs[i]
+		if done[d.rel] {
+			continue
+		}
+		done[d.rel] = true
 		parent, base := path.Split(d.rel)
 		if d.rel == "." {
 			parent, base = ".", "."
