@@ -232,7 +232,11 @@ func (x *extractor) metadata(pfd int, parent, base string, hdr *tar.Header) erro
 			// "deleted" with whiteout names only.
 			continue
 		}
-		if err := unix.Lsetxattr(procPath(pfd, base), name, []byte(v), 0); err != nil {
+		err := unix.Lsetxattr(procPath(pfd, base), name, []byte(v), 0)
+		// As Docker does, an attribute the file system cannot hold
+		// (ENOTSUP: tmpfs before 6.6 has no user.*) or that this file
+		// may not have (EPERM: user.* on a symlink or device) is skipped.
+		if err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
 			return wrap("setxattr "+name, err)
 		}
 	}

@@ -36,7 +36,7 @@ func TestExtractEntryTypes(t *testing.T) {
 	testkit.Root(t)
 	su := file("bin/su", "#!su")
 	su.hdr.Mode, su.hdr.Uid, su.hdr.Gid = 0o4755, 1000, 1001
-	su.hdr.PAXRecords = map[string]string{"SCHILY.xattr.user.test": "hello"}
+	su.hdr.PAXRecords = map[string]string{"SCHILY.xattr.trusted.minibox-test": "hello"}
 	ro := dir("ro/")
 	ro.hdr.Mode = 0o555
 	layer := tarOf(t,
@@ -60,7 +60,7 @@ func TestExtractEntryTypes(t *testing.T) {
 	assert.Equal(t, uint32(unix.S_IFREG|0o4755), st.Mode, "mode with set-user-ID survives chown")
 	assert.Equal(t, [2]uint32{1000, 1001}, [2]uint32{st.Uid, st.Gid})
 	assert.Equal(t, testTime.Unix(), st.Mtim.Sec)
-	assert.Equal(t, "hello", xattr(filepath.Join(out, "bin/su"), "user.test"))
+	assert.Equal(t, "hello", xattr(filepath.Join(out, "bin/su"), "trusted.minibox-test"))
 	su2 := lstat(t, filepath.Join(out, "bin/su2"))
 	assert.Equal(t, st.Ino, su2.Ino, "a hard link shares the inode")
 
@@ -175,7 +175,7 @@ func hostileTars() []hostile {
 				d.hdr.PAXRecords = map[string]string{
 					"SCHILY.xattr." + OverlayOpaqueXattr:    "y",
 					"SCHILY.xattr.trusted.overlay.redirect": "/elsewhere",
-					"SCHILY.xattr.user.kept":                "1",
+					"SCHILY.xattr.trusted.minibox-kept":     "1",
 				}
 				return []ent{d}
 			},
@@ -183,7 +183,7 @@ func hostileTars() []hostile {
 				d := filepath.Join(layer, "d")
 				assert.Empty(t, xattr(d, OverlayOpaqueXattr), "only .wh..wh..opq makes a directory opaque")
 				assert.Empty(t, xattr(d, "trusted.overlay.redirect"))
-				assert.Equal(t, "1", xattr(d, "user.kept"))
+				assert.Equal(t, "1", xattr(d, "trusted.minibox-kept"))
 			}},
 		{name: "opaque marker through a symlink to the outside", err: "leads nowhere inside",
 			entries: func(o string) []ent { return []ent{symlink("o", o), file("o/.wh..wh..opq", "")} }},
