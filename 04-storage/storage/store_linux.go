@@ -48,7 +48,43 @@ func NewStore(root string) (*Store, error) {
 			return nil, fmt.Errorf("layer store: %w", err)
 		}
 	}
-	return &Store{Root: abs}, nil
+	s := &Store{Root: abs}
+	if err := s.cleanTmp(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// cleanTmp removes what processes that died left in ROOT/tmp: every work
+// directory there is flock(2)ed while in use, and the kernel drops the
+// lock of a process that ends, however it ends.
+func (s *Store) cleanTmp() error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	tmp := filepath.Join(s.Root, "tmp")
+	ents, err := os.ReadDir(tmp)
+	if err != nil {
+		return fmt.Errorf("layer store: %w", err)
+	}
+	for _, e := range ents {
+		p := filepath.Join(tmp, e.Name())
+		release, ok, err := tryLock(p)
+		if errors.Is(err, os.ErrNotExist) || (err == nil && !ok) {
+			continue // finished meanwhile, or in use
+		}
+		if err != nil {
+			return fmt.Errorf("layer store: %w", err)
+		}
+		err = os.RemoveAll(p)
+		release()
+		if err != nil {
+			return fmt.Errorf("layer store: clean %s: %w", p, err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) lock() (func(), error) { return lockFile(filepath.Join(s.Root, "lock")) }
@@ -63,10 +99,16 @@ func (s *Store) layerDir(d digest.Digest) (string, error) {
 // Put unpacks the uncompressed layer tar r, unless the store holds it
 // already, and returns its diffID.
 func (s *Store) Put(r io.Reader) (digest.Digest, error) {
-	tmp, err := os.MkdirTemp(filepath.Join(s.Root, "tmp"), "layer-")
+	unlock, err := s.lock()
+	if err != nil {
+		return "", err
+	}
+	tmp, unlockTmp, err := workDir(filepath.Join(s.Root, "tmp"), "layer-")
+	unlock()
 	if err != nil {
 		return "", fmt.Errorf("put layer: %w", err)
 	}
+	defer unlockTmp()
 	defer os.RemoveAll(tmp) // what is left of it when the layer was here already
 	if err := os.Mkdir(filepath.Join(tmp, "diff"), 0o755); err != nil {
 		return "", fmt.Errorf("put layer: %w", err)
@@ -76,8 +118,7 @@ func (s *Store) Put(r io.Reader) (digest.Digest, error) {
 		return "", fmt.Errorf("put layer: %w", err)
 	}
 	dir, _ := s.layerDir(d)
-	unlock, err := s.lock()
-	if err != nil {
+	if unlock, err = s.lock(); err != nil {
 		return "", err
 	}
 	defer unlock()
@@ -94,13 +135,16 @@ func (s *Store) Put(r io.Reader) (digest.Digest, error) {
 	if err := os.Mkdir(filepath.Join(tmp, "users"), 0o700); err != nil {
 		return "", fmt.Errorf("put layer: %w", err)
 	}
-	// rename(2) is atomic: a layer directory is whole or absent.
-	if err := os.Rename(tmp, dir); err != nil {
-		return "", fmt.Errorf("put layer %s: %w", d, err)
-	}
+	// The link first (a link to a missing directory is allowed), then the
+	// rename, which is atomic: a layer directory is whole or absent, and
+	// once it is there, so is its link.
 	link := filepath.Join(s.Root, "l", short)
 	if err := os.Symlink(filepath.Join("..", "layers/sha256", d.Encoded(), "diff"), link); err != nil {
 		return "", fmt.Errorf("put layer %s: short link: %w", d, err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		_ = os.Remove(link)
+		return "", fmt.Errorf("put layer %s: %w", d, err)
 	}
 	return d, nil
 }
@@ -260,17 +304,19 @@ func (s *Store) Remove(d digest.Digest) error {
 		return fmt.Errorf("remove layer %s: %w by %s", d, ErrInUse, strings.Join(users, ", "))
 	}
 	link, err := s.Link(d)
+	if err != nil {
+		unlock()
+		return fmt.Errorf("remove layer: %w", err)
+	}
+	// Out of sight first (atomically), then its link, then the files,
+	// without the lock held.
+	gone, unlockGone, err := workDir(filepath.Join(s.Root, "tmp"), "removed-")
+	if err == nil {
+		defer unlockGone()
+		err = os.Rename(dir, filepath.Join(gone, "layer"))
+	}
 	if err == nil {
 		err = os.Remove(filepath.Join(s.Root, link))
-	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		unlock()
-		return fmt.Errorf("remove layer %s: %w", d, err)
-	}
-	// Out of sight first (atomically), then deleted without the lock held.
-	gone, err := os.MkdirTemp(filepath.Join(s.Root, "tmp"), "removed-")
-	if err == nil {
-		err = os.Rename(dir, filepath.Join(gone, "layer"))
 	}
 	unlock()
 	if err != nil {

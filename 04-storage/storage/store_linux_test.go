@@ -177,3 +177,21 @@ func TestChainIndex(t *testing.T) {
 	_, err = s.PutChain([]digest.Digest{a, digest.FromString("missing")})
 	assert.True(t, errors.Is(err, ErrUnknownLayer), err)
 }
+
+// What a dead process left in ROOT/tmp goes at the next NewStore; what a
+// live one works in stays.
+func TestNewStoreCleansWhatTheDeadLeft(t *testing.T) {
+	s, err := NewStore(t.TempDir())
+	require.NoError(t, err)
+	tmp := filepath.Join(s.Root, "tmp")
+	stale := filepath.Join(tmp, "layer-dead")
+	require.NoError(t, os.MkdirAll(filepath.Join(stale, "diff/etc"), 0o755))
+	busy, release, err := workDir(tmp, "layer-")
+	require.NoError(t, err)
+	defer release()
+
+	_, err = NewStore(s.Root)
+	require.NoError(t, err)
+	assert.NoDirExists(t, stale)
+	assert.DirExists(t, busy)
+}
