@@ -2,6 +2,8 @@
 // filesystem comes from. Lesson 03 ran a container in any directory it was
 // given; real images are not directories but stacks of layers, and a
 // hundred containers of one image must not cost a hundred copies of it.
+// (The lecture's slides on image layers and on storage drivers: overlay2,
+// vfs, copy-on-write.)
 //
 // # A layer is a tar stream
 //
