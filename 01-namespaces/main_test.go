@@ -297,7 +297,8 @@ func TestRunErrors(t *testing.T) {
 
 func TestNSCommand(t *testing.T) {
 	testkit.Root(t)
-	b := testkit.StartProgram(t, "run", "--", "sh", "-c", "echo ready; read x; exit 0")
+	command := []string{"sh", "-c", "echo ready; read x; exit 0"}
+	b := testkit.StartProgram(t, append([]string{"run", "--"}, command...)...)
 	require.Equal(t, "ready", b.Line())
 	pid := b.InitPID()
 
@@ -317,11 +318,24 @@ func TestNSCommand(t *testing.T) {
 		assert.Equal(t, shared, rows[ns][1] == "yes", "%s shared: %v", ns, rows[ns])
 	}
 
+	// The list, like lsns: a row per namespace, columns split by blanks
+	// (their widths are the table's business).
 	r = testkit.Program(t, "", "ns")
 	require.Equal(t, 0, r.Code, r.Stderr)
-	ino, err := namespaces.NSInode(strconv.Itoa(pid), "pid")
-	require.NoError(t, err)
-	assert.Contains(t, r.Stdout, fmt.Sprintf("%d  pid ", ino), "the list shows the container's PID namespace")
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	require.Equal(t, []string{"NS", "TYPE", "NPROCS", "PID", "COMMAND"}, strings.Fields(lines[0]))
+	listed := map[string][]string{} // "TYPE INODE" -> NPROCS, lowest PID, command line
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		require.GreaterOrEqual(t, len(f), 5, "a row of the list: %q", l)
+		listed[f[1]+" "+f[0]] = []string{f[2], f[3], strings.Join(f[4:], " ")}
+	}
+	for _, ns := range []string{"pid", "uts", "ipc", "mnt", "net", "cgroup"} {
+		ino, err := namespaces.NSInode(strconv.Itoa(pid), ns)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"1", strconv.Itoa(pid), strings.Join(command, " ")}, listed[fmt.Sprintf("%s %d", ns, ino)],
+			"the list shows the container's %s namespace %d, holding its one process: %s", ns, ino, r.Stdout)
+	}
 	assert.Equal(t, 0, b.Wait())
 
 	r = testkit.Program(t, "", "ns", "0")

@@ -3,6 +3,7 @@
 # `unshare` making the same namespaces, both in one run. Needs root.
 #   sudo bench/01-namespaces.sh            (RUNS=100 by default)
 set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "bench/01-namespaces.sh: needs root: run it as root, or with sudo: sudo $0" >&2; exit 1; }
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
 tmp=$(mktemp -d)

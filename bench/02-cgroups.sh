@@ -3,6 +3,7 @@
 # against lesson 01's `run -- /bin/true`, both in one run. Needs root.
 #   sudo bench/02-cgroups.sh            (RUNS=100 by default)
 set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "bench/02-cgroups.sh: needs root: run it as root, or with sudo: sudo $0" >&2; exit 1; }
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
 tmp=$(mktemp -d)

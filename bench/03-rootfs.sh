@@ -10,6 +10,7 @@
 # gets its own bundle (same root filesystem) whose cgroup lies under
 # /minibox, the only cgroups this project touches.
 set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "bench/03-rootfs.sh: needs root: run it as root, or with sudo: sudo $0" >&2; exit 1; }
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
 for t in runc crun busybox unshare; do

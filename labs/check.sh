@@ -10,6 +10,7 @@
 #     a task's own tests fail on its own stub, so they grade that task.
 # Each grade run of step 3 grades only that task's lab (-only-lab).
 set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "labs/check.sh: needs root: run it as root, or with sudo: sudo $0" >&2; exit 1; }
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 

@@ -12,13 +12,11 @@ mkdir -p /var/lib/minibox
 fs=$(stat -f -c %T .)
 echo "==> the repository is at $PWD on a '$fs' file system; container state goes to /var/lib/minibox and /run/minibox ($(stat -f -c %T /var/lib/minibox))"
 
-./setup.sh deps
-
 # The synced folder belongs to the host's user, and the lab runs as root:
-# tell git that is fine, or it refuses every command there ("dubious
-# ownership") and `sudo make fmt` or a build's version stamp go without it.
-git config --system --get-all safe.directory 2>/dev/null | grep -qxF "$PWD" ||
-  git config --system --add safe.directory "$PWD"
+# setup.sh tells git that is fine (safe.directory), or git refuses every
+# command there ("dubious ownership") and `sudo make fmt` or a build's
+# version stamp go without it.
+./setup.sh deps
 
 ./setup.sh build
 

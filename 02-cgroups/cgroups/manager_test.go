@@ -64,13 +64,13 @@ func TestManagerWritesTheLimits(t *testing.T) {
 	quota, period := int64(10000+rand.IntN(90000)), uint64(100000)
 	pids := int64(5 + rand.IntN(500))
 	weight := uint16(10 + rand.IntN(990))
-	cpu := strconv.Itoa(rand.IntN(2))
+	cpu, mems := pickFromParent(t, m, "cpus"), pickFromParent(t, m, "mems")
 	dev := testkit.LoopDevice(t, 8<<20)
 	th, err := ParseThrottle(dev + ":" + strconv.Itoa(1+rand.IntN(9)) + "m")
 	require.NoError(t, err)
 	r := &specs.LinuxResources{
 		Memory:  &specs.LinuxMemory{Limit: &mem, Reservation: &res},
-		CPU:     &specs.LinuxCPU{Shares: &shares, Quota: &quota, Period: &period, Cpus: cpu, Mems: "0"},
+		CPU:     &specs.LinuxCPU{Shares: &shares, Quota: &quota, Period: &period, Cpus: cpu, Mems: mems},
 		Pids:    &specs.LinuxPids{Limit: &pids},
 		BlockIO: &specs.LinuxBlockIO{Weight: &weight, ThrottleWriteBpsDevice: []specs.LinuxThrottleDevice{th}, ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{th}},
 	}
@@ -85,6 +85,7 @@ func TestManagerWritesTheLimits(t *testing.T) {
 		assert.Equal(t, fmt.Sprint(quota), readFile(t, m, "cpu", "cpu.cfs_quota_us"))
 		assert.Equal(t, fmt.Sprint(period), readFile(t, m, "cpu", "cpu.cfs_period_us"))
 		assert.Equal(t, cpu, readFile(t, m, "cpuset", "cpuset.cpus"))
+		assert.Equal(t, mems, readFile(t, m, "cpuset", "cpuset.mems"))
 		assert.Equal(t, fmt.Sprint(pids), readFile(t, m, "pids", "pids.max"))
 		assert.Contains(t, readFile(t, m, "blkio", "blkio.throttle.write_bps_device"), devRate)
 		assert.Contains(t, readFile(t, m, "blkio", "blkio.throttle.read_bps_device"), devRate)
@@ -95,8 +96,39 @@ func TestManagerWritesTheLimits(t *testing.T) {
 	assert.Equal(t, fmt.Sprint(SharesToWeight(shares)), readFile(t, m, "", "cpu.weight"))
 	assert.Equal(t, fmt.Sprintf("%d %d", quota, period), readFile(t, m, "", "cpu.max"))
 	assert.Equal(t, cpu, readFile(t, m, "", "cpuset.cpus"))
+	assert.Equal(t, mems, readFile(t, m, "", "cpuset.mems"))
 	assert.Equal(t, fmt.Sprint(pids), readFile(t, m, "", "pids.max"))
 	assert.Contains(t, readFile(t, m, "", "io.max"), fmt.Sprintf("%d:%d rbps=%d wbps=%d", th.Major, th.Minor, th.Rate, th.Rate))
+}
+
+// pickFromParent picks one CPU (what "cpus") or memory node ("mems") at
+// random among those that m's cgroup can be given: the effective set of
+// its nearest existing ancestor, which the kernel requires a child's set
+// to lie within (v1) or narrows it to (v2). Not "0 or 1": a machine may
+// have one CPU, or a cpuset that leaves CPU 0 out.
+func pickFromParent(t *testing.T, m Manager, what string) string {
+	t.Helper()
+	dir, file := m.Dirs()[0], "cpuset."+what+".effective"
+	if m.Version() == 1 {
+		dir, file = m.(*v1).dir("cpuset"), "cpuset.effective_"+what
+		require.NotEmpty(t, dir, "the cpuset controller is mounted")
+	}
+	for {
+		dir = filepath.Dir(dir)
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if os.IsNotExist(err) && dir != "/" {
+			continue
+		}
+		require.NoError(t, err, "no ancestor of %s has %s", m.Path(), file)
+		set, err := ParseList(string(b))
+		require.NoError(t, err)
+		var ids []int
+		for id := range set {
+			ids = append(ids, id)
+		}
+		require.NotEmpty(t, ids, "%s/%s is empty", dir, file)
+		return strconv.Itoa(ids[rand.IntN(len(ids))])
+	}
 }
 
 func TestManagerRejectsWhatTheKernelRejects(t *testing.T) {
@@ -162,13 +194,12 @@ func TestManagerDestroyKillsEverything(t *testing.T) {
 	}
 }
 
-// startInCgroup starts args as a container whose init is in m's cgroup
-// before Release, the way Run does it, and returns its exit status.
-func runInCgroup(t *testing.T, m Manager, args ...string) (int, string) {
+// specFor is a container spec for args without a cgroup namespace: the
+// command sees the real cgroup path.
+func specFor(t *testing.T, args ...string) *specs.Spec {
 	t.Helper()
 	spec, err := namespaces.NewSpec(namespaces.Config{Args: args, Env: os.Environ()})
 	require.NoError(t, err)
-	// No cgroup namespace: the probe should see the real cgroup path.
 	var ns []specs.LinuxNamespace
 	for _, n := range spec.Linux.Namespaces {
 		if n.Type != specs.CgroupNamespace {
@@ -176,34 +207,81 @@ func runInCgroup(t *testing.T, m Manager, args ...string) (int, string) {
 		}
 	}
 	spec.Linux.Namespaces = ns
+	return spec
+}
+
+// runInCgroup runs args as a container whose init is in m's cgroup before
+// Release, the way Run does it, and returns its exit status and output.
+func runInCgroup(t *testing.T, m Manager, args ...string) (int, string) {
+	t.Helper()
 	out, err := os.CreateTemp("", "minibox-out-")
 	require.NoError(t, err)
 	defer os.Remove(out.Name())
 	defer out.Close()
-	code, err := runIn(m, spec, namespaces.Stdio{Stdout: out, Stderr: os.Stderr}, initproto.Hooks{})
+	code, err := runIn(m, specFor(t, args...), namespaces.Stdio{Stdout: out, Stderr: os.Stderr}, initproto.Hooks{})
 	require.NoError(t, err)
 	b, err := os.ReadFile(out.Name())
 	require.NoError(t, err)
 	return code, string(b)
 }
 
+// requireInCgroup checks a /proc/PID/cgroup text: the process is in m's
+// cgroup in every hierarchy m has a directory in (v1), or in the one
+// hierarchy (v2).
+func requireInCgroup(t *testing.T, m Manager, procCgroup, who string) {
+	t.Helper()
+	paths := map[string]string{} // controller ("" on v2) -> path
+	for _, l := range strings.Split(strings.TrimSpace(procCgroup), "\n") {
+		parts := strings.SplitN(l, ":", 3)
+		require.Len(t, parts, 3, "a line of /proc/PID/cgroup: %q", l)
+		for _, c := range strings.Split(parts[1], ",") {
+			paths[c] = parts[2]
+		}
+	}
+	if m.Version() == 2 {
+		require.Equal(t, m.Path(), paths[""], "%s is in the cgroup: %s", who, procCgroup)
+		return
+	}
+	n := 0
+	for _, c := range v1Controllers {
+		if m.(*v1).dir(c) != "" {
+			n++
+			require.Equal(t, m.Path(), paths[c], "%s is in the cgroup in the %s hierarchy: %s", who, c, procCgroup)
+		}
+	}
+	require.NotZero(t, n, "m has a directory in some v1 hierarchy")
+}
+
+// TestRunJoinsBeforeTheCommand: the init is in the cgroup before it may run
+// anything of the user's. StartIn returns with the init still waiting for
+// Release, which is when the command is executed: so read its cgroup then,
+// from the host. (The command's own look, after Release, proves nothing of
+// the order: a join that came just after Release would usually still be in
+// time for it.)
 func TestRunJoinsBeforeTheCommand(t *testing.T) {
 	m := newManager(t)
 	_, err := m.Create(nil)
 	require.NoError(t, err)
-	code, out := runInCgroup(t, m, "cat", "/proc/self/cgroup")
+	out, err := os.CreateTemp(t.TempDir(), "out-")
+	require.NoError(t, err)
+	defer out.Close()
+	c, err := StartIn(m, specFor(t, "cat", "/proc/self/cgroup"), namespaces.Stdio{Stdout: out, Stderr: os.Stderr})
+	require.NoError(t, err)
+	before, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", c.Pid))
+	if err != nil {
+		c.Kill()
+		_, _ = c.Wait()
+	}
+	require.NoError(t, err)
+	requireInCgroup(t, m, string(before), "the init, before Release")
+	require.NoError(t, c.Release())
+	code, err := c.Wait()
+	require.NoError(t, err)
 	require.Equal(t, 0, code)
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	found := 0
-	for _, l := range lines {
-		if strings.HasSuffix(l, ":"+m.Path()) {
-			found++
-		}
-	}
-	assert.NotZero(t, found, "the command already runs in %s: %s", m.Path(), out)
-	if m.Version() == 1 {
-		assert.GreaterOrEqual(t, found, len(m.(*v1).mountsInUse()), "in every hierarchy: %s", out)
-	}
+	// And the command, which inherited it, sees the same.
+	b, err := os.ReadFile(out.Name())
+	require.NoError(t, err)
+	requireInCgroup(t, m, string(b), "the command")
 }
 
 func TestManagerCountsOOMKills(t *testing.T) {

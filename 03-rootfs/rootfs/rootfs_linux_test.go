@@ -267,15 +267,50 @@ func TestMaskedAndReadonlyPaths(t *testing.T) {
 echo keys $(cat /proc/keys | wc -c)
 echo firmware $(ls -A /sys/firmware | wc -l)
 echo 0 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo ns_last_pid-written || echo ns_last_pid-refused
-grep -E ' /proc/(sys|sysrq-trigger|bus|fs|irq) ' /proc/self/mountinfo; true`
+echo mountinfo
+cat /proc/self/mountinfo`
 	out := ok(t, sh(root, script))
 	assert.Contains(t, out, "timer_list 0\n")
 	assert.Contains(t, out, "keys 0\n")
 	assert.Contains(t, out, "firmware 0\n")
 	assert.Contains(t, out, "ns_last_pid-refused\n")
-	for _, m := range parseMountinfo(out[strings.Index(out, "ns_last_pid"):]) {
-		assert.Regexp(t, `^ro,`, m.options, m.point)
+
+	// Every path of the lists that this kernel has is a mount of its own:
+	// read-only for ReadonlyPaths; for MaskedPaths /dev/null over a file,
+	// an empty read-only tmpfs over a directory. The container's /proc and
+	// /sys are fresh instances of the host's kernel: a path the host has,
+	// the container has.
+	mounts := containerMounts(t, out)
+	checked := 0
+	for _, p := range rootfs.DefaultReadonlyPaths() {
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		checked++
+		if m, ok := mounts[p]; assert.True(t, ok, "read-only path %s is a mount", p) {
+			assert.Regexp(t, `^ro(,|$)`, m.options, "read-only path %s", p)
+		}
 	}
+	require.NotZero(t, checked, "this kernel has none of the read-only paths")
+	checked = 0
+	for _, p := range rootfs.DefaultMaskedPaths() {
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		checked++
+		m, ok := mounts[p]
+		if !assert.True(t, ok, "masked path %s is a mount", p) {
+			continue
+		}
+		if fi.IsDir() {
+			assert.Equal(t, "tmpfs", m.fstype, "masked directory %s", p)
+			assert.Regexp(t, `^ro(,|$)`, m.options, "masked directory %s", p)
+		} else {
+			assert.Equal(t, "/null", m.root, "masked file %s is the container's /dev/null", p)
+		}
+	}
+	require.NotZero(t, checked, "this kernel has none of the masked paths")
 
 	// The same container without the lists and with every capability:
 	// the files are there and writable, so it is the lists that protect.
@@ -286,6 +321,24 @@ grep -E ' /proc/(sys|sysrq-trigger|bus|fs|irq) ' /proc/self/mountinfo; true`
 	assert.NotContains(t, out, "timer_list 0\n")
 	assert.NotContains(t, out, "firmware 0\n")
 	assert.Contains(t, out, "ns_last_pid-written\n")
+	mounts = containerMounts(t, out)
+	for _, p := range append(rootfs.DefaultReadonlyPaths(), rootfs.DefaultMaskedPaths()...) {
+		assert.NotContains(t, mounts, p, "without the lists nothing is mounted on %s", p)
+	}
+}
+
+// containerMounts parses the mountinfo that follows the line "mountinfo" in
+// out into mount point -> the mount on top there (the last one listed).
+func containerMounts(t *testing.T, out string) map[string]mountEntry {
+	t.Helper()
+	_, info, found := strings.Cut(out, "mountinfo\n")
+	require.True(t, found, "the script printed its mountinfo: %s", out)
+	mounts := map[string]mountEntry{}
+	for _, m := range parseMountinfo(info) {
+		mounts[m.point] = m
+	}
+	require.Contains(t, mounts, "/", "mountinfo: %s", info)
+	return mounts
 }
 
 func TestReadonlyRootAndSysctl(t *testing.T) {

@@ -102,3 +102,16 @@ func RootfsCopy(t testing.TB) string {
 	require.NoError(t, os.Chmod(dst, 0o755))
 	return dst
 }
+
+// Busybox is the path of the host's static busybox (Debian's
+// busybox-static): a shell and tools in one single-threaded program, for a
+// container command that must not be a Go program (a Go runtime starts
+// threads, and under a tight pids limit a thread it cannot start aborts it).
+func Busybox(t testing.TB) string {
+	t.Helper()
+	bb, err := busybox.Find()
+	if err != nil {
+		skipOrFail(t, err.Error())
+	}
+	return bb
+}
