@@ -80,7 +80,7 @@ func TestCreateIsExclusive(t *testing.T) {
 		var ee *ExistsError
 		require.ErrorAs(t, err, &ee, "Create %d", i)
 		assert.ErrorIs(t, err, fs.ErrExist)
-		assert.Contains(t, err.Error(), "cgroup "+Prefix+"/"+p+" already exists")
+		assert.Contains(t, err.Error(), "cgroup "+Prefix+"/"+p+" already exists: another container uses it")
 		assert.Contains(t, err.Error(), "another container uses it")
 	}
 	require.NotEqual(t, -1, winner, "no Create succeeded: %v", errs)

@@ -264,7 +264,7 @@ type ExistsError struct {
 }
 
 func (e *ExistsError) Error() string {
-	return fmt.Sprintf("cgroup %s already exists (%s): another container uses it", e.Path, e.Dir)
+	return fmt.Sprintf("cgroup %s already exists: another container uses it (%s)", e.Path, e.Dir)
 }
 
 // Is makes errors.Is(err, fs.ErrExist) true.
