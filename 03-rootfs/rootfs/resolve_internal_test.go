@@ -39,9 +39,12 @@ func bothResolvers(t *testing.T, f func(t *testing.T)) {
 			name = "fallback"
 		}
 		t.Run(name, func(t *testing.T) {
-			saved := haveOpenat2
-			haveOpenat2 = on
-			defer func() { haveOpenat2 = saved }()
+			if on && !haveOpenat2() {
+				t.Fatal("openat2 does not work on this kernel (Linux 5.6+ has it)")
+			}
+			saved := useOpenat2
+			useOpenat2 = on
+			defer func() { useOpenat2 = saved }()
 			f(t)
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -68,20 +69,30 @@ func (r *rootDir) close() {
 // f is open on.
 func procPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
 
-// haveOpenat2 is false on kernels before 5.6; tests turn it off to try the
-// fallback.
-var haveOpenat2 = true
+// haveOpenat2 says whether openat2(2) works here: not before Linux 5.6,
+// and not under a seccomp profile older than the call (old Docker profiles
+// answer EPERM). It is asked once, on "/".
+var haveOpenat2 = sync.OnceValue(func() bool {
+	fd, err := unix.Openat2(unix.AT_FDCWD, "/", &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
+})
+
+// useOpenat2 is turned off by tests, to try the fallback here.
+var useOpenat2 = true
 
 // open returns an O_PATH descriptor of path inside the root, creating what
 // is missing as create says. Errors keep their errno: a permission error
 // is EACCES (or EPERM), never "does not exist".
 func (r *rootDir) open(path string, create leaf) (*os.File, error) {
-	if haveOpenat2 {
-		f, err := r.openat2(path, create)
-		if !errors.Is(err, unix.ENOSYS) {
-			return f, err
-		}
-		haveOpenat2 = false
+	if useOpenat2 && haveOpenat2() {
+		return r.openat2(path, create)
 	}
 	return r.openLegacy(path, create)
 }

@@ -144,3 +144,16 @@ func TestMountTargetSwapRace(t *testing.T) {
 	assert.Equal(t, before, tree(t, host))
 	assert.Empty(t, hostMounts(t, host))
 }
+
+// A mount made through a descriptor still fails with the target's name in
+// the root, not with /proc/self/fd/N.
+func TestMountErrorNamesTheTarget(t *testing.T) {
+	testkit.Root(t)
+	root := testkit.RootfsCopy(t)
+	spec := sh(root, "true")
+	spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "/bad", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=many"}})
+	r := run(t, spec)
+	require.Error(t, r.startErr)
+	assert.Contains(t, r.startErr.Error(), "mount -t tmpfs 0 -o size=many tmpfs on "+filepath.Join(root, "bad")+": invalid argument")
+	assert.NotContains(t, r.startErr.Error(), "/proc/self/fd")
+}

@@ -179,14 +179,21 @@ func mountInto(rd *rootDir, m specs.Mount, cgroupNS bool) error {
 }
 
 // withTarget resolves dest inside the root (creating it as create says)
-// and calls do with the /proc/self/fd path of the result.
+// and calls do with the /proc/self/fd path of the result. A *MountError
+// names the target as the root's path, not as /proc/self/fd/N.
 func withTarget(rd *rootDir, dest string, create leaf, do func(at string) error) error {
 	f, err := rd.open(dest, create)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return do(procPath(f))
+	at := procPath(f)
+	err = do(at)
+	var me *MountError
+	if errors.As(err, &me) && me.Target == at {
+		me.Target = f.Name()
+	}
+	return err
 }
 
 // bindInto makes the host's source visible at dest: a bind mount attaches
