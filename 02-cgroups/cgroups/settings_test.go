@@ -1,6 +1,9 @@
 package cgroups
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -202,4 +205,38 @@ func TestMissingControllers(t *testing.T) {
 			assert.Equal(t, tc.want, missingControllers(tc.have, tc.given))
 		})
 	}
+}
+
+// Stats on a cgroup whose OOM counter cannot be read says so: an OOM kill
+// must never turn silently into "none". The cgroups here are plain
+// directories with the files a kernel would show.
+func TestStatsReportsAnUnreadableOOMCount(t *testing.T) {
+	write := func(dir, file, value string) {
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, file), []byte(value), 0o644))
+	}
+	v2root := t.TempDir()
+	dir := filepath.Join(v2root, "minibox", "x")
+	write(dir, "memory.peak", "4096\n")
+	m2 := newV2(v2root, "/minibox/x")
+	s, err := m2.Stats()
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "OOM kill count")
+	assert.Equal(t, uint64(4096), s.MemoryPeak, "what could be read is still returned")
+	write(dir, "memory.events", "oom 1\noom_kill 1\n")
+	s, err = m2.Stats()
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), s.OOMKills)
+
+	mem := t.TempDir()
+	m1 := &v1{path: "/minibox/x", mounts: map[string]string{"memory": mem}}
+	write(filepath.Join(mem, "minibox", "x"), "memory.max_usage_in_bytes", "8192\n")
+	_, err = m1.Stats()
+	assert.ErrorContains(t, err, "OOM kill count")
+	_, err = (&v1{path: "/minibox/x", mounts: map[string]string{}}).Stats()
+	assert.ErrorContains(t, err, "the memory controller is not mounted")
+
+	var out strings.Builder
+	(&Result{ExitCode: 137, StatsErr: err}).Report(&out, false)
+	assert.Contains(t, out.String(), "minibox: cannot tell whether the OOM killer struck: read the OOM kill count: the memory controller is not mounted")
 }
