@@ -311,17 +311,20 @@ func mkdirsOnce(mount, p string) ([]string, error) {
 	return made, nil
 }
 
-// removeMade undoes a Create that failed: it removes the directories that
-// Create made (bottom up) and nothing else, so that a failed Create never
-// touches a cgroup that was there before it. A shared level that another
-// container has entered in the meantime is busy and stays.
-func removeMade(made []string) error {
+// removeMade undoes a Create of cgroup p that failed: it removes the
+// directories that Create made (bottom up, in every hierarchy) and nothing
+// else, so that a failed Create never touches a cgroup that was there
+// before it. A shared level above p that another container has entered in
+// the meantime is busy and stays; p's own directories hold no process yet
+// and must go.
+func removeMade(made []string, p string) error {
 	var errs []error
 	for i := len(made) - 1; i >= 0; i-- {
 		err := unix.Rmdir(made[i])
+		own := strings.HasSuffix(made[i], filepath.FromSlash(p))
 		switch {
 		case err == nil, errors.Is(err, unix.ENOENT):
-		case i < len(made)-1 && (errors.Is(err, unix.EBUSY) || errors.Is(err, unix.ENOTEMPTY)):
+		case !own && (errors.Is(err, unix.EBUSY) || errors.Is(err, unix.ENOTEMPTY)):
 		default:
 			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", made[i], err))
 		}

@@ -84,7 +84,7 @@ func (m *v1) Create(r *specs.LinuxResources) (_ []string, err error) {
 	var made []string
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, removeMade(made))
+			err = errors.Join(err, removeMade(made, m.path))
 		}
 	}()
 	settings, warnings, err := v1Settings(r)

@@ -47,7 +47,7 @@ func (m *v2) Create(r *specs.LinuxResources) (_ []string, err error) {
 	made, err := mkdirs(m.root, m.path)
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, removeMade(made))
+			err = errors.Join(err, removeMade(made, m.path))
 		}
 	}()
 	if err != nil {
