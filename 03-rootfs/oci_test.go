@@ -627,7 +627,7 @@ func TestReviewRegressions(t *testing.T) {
 		other := &runtimeBox{t: t, root: t.TempDir(), bundle: b.bundle, spec: b.spec}
 		r := other.cmd("create", id) // same ID, so the same default cgroup path
 		assert.Equal(t, 1, r.Code)
-		assert.Contains(t, r.Stderr, "exists already")
+		assert.Contains(t, r.Stderr, "already exists: another container uses it")
 		assert.NoError(t, unix.Kill(pid, 0), "the first container still runs")
 		assert.Equal(t, specs.StateCreated, b.state(id).Status)
 		b.ok("delete", "--force", id)

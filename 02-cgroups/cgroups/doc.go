@@ -16,6 +16,18 @@
 //     has one directory, and a parent must list the controllers its children
 //     may use in cgroup.subtree_control.
 //
+// Everything minibox makes lives under Prefix (/minibox): /minibox/<id> is
+// one container. Outside it minibox writes a single file, and only on v2:
+// a controller reaches /minibox only if the root cgroup hands it down, so
+// when the root's cgroup.subtree_control lacks one of cpu, cpuset, memory,
+// pids or io, minibox adds it there ("+cpuset"). It never takes one away
+// (other cgroups may use it), and on a systemd machine, where the root
+// usually hands them all down already, it writes nothing there at all.
+//
+// A container's own directory is made with one mkdir(2), which fails when
+// the directory exists: two containers that ask for the same cgroup can
+// never both get it (deleting one would kill the other).
+//
 // The story, in the order Run does it: the flags are parsed into
 // spec.Linux.Resources (resources.go), the values are converted to what each
 // layout's files expect (convert.go), the Manager creates the cgroup under

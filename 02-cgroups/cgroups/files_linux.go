@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path"
@@ -22,6 +23,60 @@ import (
 // write is one value for one file of a cgroup.
 type write struct {
 	file, value string
+}
+
+// setting is one step of what a driver writes for a container's limits:
+// the first of its choices whose file exists is written. A kernel may lack
+// a file (swap accounting off, no CFQ or BFQ scheduler): with missing set,
+// that is a warning and the setting is skipped; without, an error.
+//
+// The drivers compute their settings from the spec alone (v1Settings,
+// v2Settings: no file is read), and apply writes them, so what goes where
+// can be tested without root.
+type setting struct {
+	choices []write
+	missing string
+}
+
+// setFile is a setting of one file that must exist.
+func setFile(file, value string) setting { return setting{choices: []write{{file, value}}} }
+
+// apply writes the settings. dirOf says in which directory a file lives
+// (v1: its controller's), or why there is none; absent explains a file
+// that must exist and does not.
+func apply(settings []setting, dirOf func(file string) (string, error), absent func(file string) error) (warnings []string, err error) {
+	for _, s := range settings {
+		done := false
+		for _, w := range s.choices {
+			dir, err := dirOf(w.file)
+			if err != nil {
+				return nil, err
+			}
+			if !exists(dir, w.file) {
+				continue
+			}
+			if err := writeFile(dir, w.file, w.value); err != nil {
+				return nil, err
+			}
+			done = true
+			break
+		}
+		switch {
+		case done:
+		case s.missing != "":
+			warnings = append(warnings, s.missing)
+		default:
+			return nil, absent(s.choices[0].file)
+		}
+	}
+	return warnings, nil
+}
+
+// controllerOf is the controller a cgroup file belongs to: the part of its
+// name before the first dot ("memory.max" -> memory).
+func controllerOf(file string) string {
+	c, _, _ := strings.Cut(file, ".")
+	return c
 }
 
 func writeFile(dir, file, value string) error {
@@ -199,38 +254,82 @@ func readPids(dir string) ([]int, error) {
 	return pids, nil
 }
 
-// mkdirs creates the cgroup directory p under mount one level at a time.
-// init runs on each level it creates (v1's cpuset must be filled in before
-// a process may join). A concurrent Destroy may remove the shared prefix
-// between two of our steps: then we start over.
-func mkdirs(mount, p string, init func(dir string) error) error {
-	var err error
-	for try := 0; try < 5; try++ {
-		if err = mkdirsOnce(mount, p, init); !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-	}
-	return err
+// ExistsError says that the cgroup a Create was to make is there already:
+// another container (or one that was not deleted) uses it. Two containers
+// must never share a cgroup: deleting one would kill the other.
+// errors.Is(err, fs.ErrExist) holds for it.
+type ExistsError struct {
+	Path string // the cgroup, e.g. /minibox/web
+	Dir  string // the directory that exists
 }
 
-func mkdirsOnce(mount, p string, init func(dir string) error) error {
-	dir := mount
-	for _, part := range strings.Split(strings.Trim(p, "/"), "/") {
-		dir = filepath.Join(dir, part)
-		err := os.Mkdir(dir, 0o755)
-		if errors.Is(err, os.ErrExist) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("create cgroup %s: %w", dir, err)
-		}
-		if init != nil {
-			if err := init(dir); err != nil {
-				return err
-			}
+func (e *ExistsError) Error() string {
+	return fmt.Sprintf("cgroup %s already exists: another container uses it (%s)", e.Path, e.Dir)
+}
+
+// Is makes errors.Is(err, fs.ErrExist) true.
+func (e *ExistsError) Is(target error) bool { return target == fs.ErrExist }
+
+// mkdirs creates the cgroup directory p under mount one level at a time
+// and returns the directories it created, top down. The levels above p may
+// exist (other containers share them); p itself must not: mkdir(2) is the
+// one atomic test-and-create the filesystem offers, so of two Creates of
+// the same cgroup exactly one gets it, and the other an *ExistsError. (A
+// stat(2) first and a mkdir later would let both pass.) A concurrent
+// Destroy may remove a shared level between two of our steps (ENOENT):
+// then we start over.
+func mkdirs(mount, p string) ([]string, error) {
+	var made []string
+	for try := 0; ; try++ {
+		m, err := mkdirsOnce(mount, p)
+		made = append(made, m...)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || try == 4 {
+			return made, err
 		}
 	}
-	return nil
+}
+
+func mkdirsOnce(mount, p string) ([]string, error) {
+	var made []string
+	parts := strings.Split(strings.Trim(p, "/"), "/")
+	dir := mount
+	for i, part := range parts {
+		dir = filepath.Join(dir, part)
+		err := os.Mkdir(dir, 0o755)
+		last := i == len(parts)-1
+		switch {
+		case err == nil:
+			made = append(made, dir)
+		case errors.Is(err, fs.ErrExist) && !last:
+			// A shared level: some other container made it.
+		case errors.Is(err, fs.ErrExist):
+			return made, &ExistsError{Path: p, Dir: dir}
+		default:
+			return made, fmt.Errorf("create cgroup %s: %w", dir, err)
+		}
+	}
+	return made, nil
+}
+
+// removeMade undoes a Create of cgroup p that failed: it removes the
+// directories that Create made (bottom up, in every hierarchy) and nothing
+// else, so that a failed Create never touches a cgroup that was there
+// before it. A shared level above p that another container has entered in
+// the meantime is busy and stays; p's own directories hold no process yet
+// and must go.
+func removeMade(made []string, p string) error {
+	var errs []error
+	for i := len(made) - 1; i >= 0; i-- {
+		err := unix.Rmdir(made[i])
+		own := strings.HasSuffix(made[i], filepath.FromSlash(p))
+		switch {
+		case err == nil, errors.Is(err, unix.ENOENT):
+		case !own && (errors.Is(err, unix.EBUSY) || errors.Is(err, unix.ENOTEMPTY)):
+		default:
+			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", made[i], err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // rmdirs removes the container's cgroup directory and then, if no other

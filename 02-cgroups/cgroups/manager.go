@@ -12,8 +12,12 @@ import (
 )
 
 // Prefix is the cgroup under which minibox creates every container's
-// cgroup, in every hierarchy. minibox never creates, writes or removes a
-// cgroup outside it: on a shared machine the rest belongs to others.
+// cgroup, in every hierarchy. minibox never creates or removes a cgroup
+// outside it, and writes one file outside it only: on cgroup v2, the root's
+// cgroup.subtree_control, and only to add one of cpu, cpuset, memory, pids
+// or io that the root does not hand down yet (without it the controller
+// cannot reach Prefix; see doc.go). On a shared machine the rest belongs
+// to others.
 const Prefix = "/minibox"
 
 // DefaultRoot is where the cgroup filesystems are mounted.
@@ -29,7 +33,10 @@ type Manager interface {
 	// Dirs are the cgroup's directories: one per controller on v1, one on v2.
 	Dirs() []string
 	// Create makes the cgroup and writes the limits. It returns warnings
-	// for limits this machine cannot apply (as Docker prints them).
+	// for limits this machine cannot apply (as Docker prints them). The
+	// levels above the cgroup may exist, the cgroup itself must not: then
+	// the error is an *ExistsError (errors.Is(err, fs.ErrExist)). A failed
+	// Create removes what it made and nothing else.
 	Create(r *specs.LinuxResources) (warnings []string, err error)
 	// OpenDir opens the cgroup's directory for CLONE_INTO_CGROUP. It fails
 	// with ErrNoCloneInto on v1, where a process can only be moved in.

@@ -18,6 +18,9 @@ type Result struct {
 	Stats    Stats // read from the cgroup after the container exited
 	// OOMKilled: the kernel's OOM killer killed a process of the container.
 	OOMKilled bool
+	// StatsErr is an error met while reading the counters: then OOMKilled
+	// false means "unknown", not "no".
+	StatsErr error
 	// Cleanup is an error met while removing the cgroup; the container
 	// itself has ended as ExitCode says.
 	Cleanup error
@@ -66,7 +69,7 @@ func Run(spec *specs.Spec, stdio namespaces.Stdio, opts Options) (*Result, error
 		return res, err
 	}
 	res.ExitCode = code
-	res.Stats, _ = mgr.Stats()
+	res.Stats, res.StatsErr = mgr.Stats()
 	res.OOMKilled = res.Stats.OOMKills > 0
 	return res, nil
 }
@@ -106,10 +109,13 @@ func StartIn(mgr Manager, spec *specs.Spec, stdio namespaces.Stdio, opts ...init
 }
 
 // Report prints what Docker would say after the container ended: a problem
-// met while removing the cgroup, the OOM kill (from the kernel's counter,
+// met while reading the counters or removing the cgroup, the OOM kill (from the kernel's counter,
 // never guessed from the exit status), and with stats the cgroup's
 // counters.
 func (r *Result) Report(w io.Writer, stats bool) {
+	if r.StatsErr != nil {
+		fmt.Fprintf(w, "minibox: cannot tell whether the OOM killer struck: %v\n", r.StatsErr)
+	}
 	if r.Cleanup != nil {
 		fmt.Fprintf(w, "minibox: cleanup: %v\n", r.Cleanup)
 	}

@@ -77,25 +77,47 @@ func (m *v1) mountsInUse() []string {
 	return out
 }
 
-func (m *v1) Create(r *specs.LinuxResources) ([]string, error) {
+// Create makes the container's directory in every hierarchy. If any of
+// them exists already (another container's), or anything later fails, it
+// removes what it made itself and nothing else.
+func (m *v1) Create(r *specs.LinuxResources) (_ []string, err error) {
+	var made []string
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, removeMade(made, m.path))
+		}
+	}()
+	settings, warnings, err := v1Settings(r)
+	if err != nil {
+		return nil, err
+	}
 	for _, mount := range m.mountsInUse() {
-		if err := mkdirs(mount, m.path, nil); err != nil {
-			_ = m.Destroy()
+		dirs, err := mkdirs(mount, m.path)
+		made = append(made, dirs...)
+		if err != nil {
 			return nil, err
 		}
 		if mount == m.mounts["cpuset"] {
 			if err := fillCpusets(mount, m.path); err != nil {
-				_ = m.Destroy()
 				return nil, err
 			}
 		}
 	}
-	warnings, err := m.set(r)
+	dirOf := func(file string) (string, error) {
+		c := controllerOf(file)
+		if d := m.dir(c); d != "" {
+			return d, nil
+		}
+		return "", fmt.Errorf("%s: the %s controller is not mounted: this limit cannot be applied", file, c)
+	}
+	absent := func(file string) error {
+		return fmt.Errorf("%s: this kernel's %s controller has no such file", file, controllerOf(file))
+	}
+	more, err := apply(settings, dirOf, absent)
 	if err != nil {
-		_ = m.Destroy()
 		return nil, err
 	}
-	return warnings, nil
+	return append(warnings, more...), nil
 }
 
 // fillCpusets fills every level of a new v1 cpuset path from its parent,
@@ -124,29 +146,22 @@ func fillCpusets(mount, p string) error {
 	return nil
 }
 
-func (m *v1) set(r *specs.LinuxResources) ([]string, error) {
+// v1Settings is what the v1 files of a container's cgroup get for r, in
+// the order they are written. Every file lives in its controller's
+// hierarchy (memory.* in memory's, cpu.* in cpu's, ...).
+func v1Settings(r *specs.LinuxResources) ([]setting, []string, error) {
 	if r == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	warnings, err := unsupported(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	need := func(c string) (string, error) {
-		d := m.dir(c)
-		if d == "" {
-			return "", fmt.Errorf("the %s controller is not mounted: this limit cannot be applied", c)
-		}
-		return d, nil
-	}
+	var out []setting
 	if len(r.Devices) > 0 {
 		rules, err := checkDevices(r.Devices)
 		if err != nil {
-			return nil, err
-		}
-		dir, err := need("devices")
-		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, rule := range rules {
 			file := "devices.deny"
@@ -154,128 +169,74 @@ func (m *v1) set(r *specs.LinuxResources) ([]string, error) {
 				file = "devices.allow"
 			}
 			for _, line := range rule.v1Lines() {
-				if err := writeFile(dir, file, line); err != nil {
-					return nil, err
-				}
+				out = append(out, setFile(file, line))
 			}
 		}
 	}
 	if mem := r.Memory; mem != nil {
-		dir, err := need("memory")
-		if err != nil {
-			return nil, err
-		}
 		writes, err := memoryWrites(1, mem)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, w := range writes {
-			if w.file == "memory.memsw.limit_in_bytes" && !exists(dir, w.file) {
-				warnings = append(warnings, "your kernel does not account swap (boot with swapaccount=1): memory is limited without swap")
-				continue
+			s := setting{choices: []write{w}}
+			if w.file == "memory.memsw.limit_in_bytes" {
+				s.missing = "your kernel does not account swap (boot with swapaccount=1): memory is limited without swap"
 			}
-			if err := writeFile(dir, w.file, w.value); err != nil {
-				return nil, err
-			}
+			out = append(out, s)
 		}
 		if mem.Reservation != nil {
-			if err := writeFile(dir, "memory.soft_limit_in_bytes", strconv.FormatInt(*mem.Reservation, 10)); err != nil {
-				return nil, err
-			}
+			out = append(out, setFile("memory.soft_limit_in_bytes", strconv.FormatInt(*mem.Reservation, 10)))
 		}
 		if mem.DisableOOMKiller != nil && *mem.DisableOOMKiller {
-			if err := writeFile(dir, "memory.oom_control", "1"); err != nil {
-				return nil, err
-			}
+			out = append(out, setFile("memory.oom_control", "1"))
 		}
 		if mem.Swappiness != nil {
 			if *mem.Swappiness > 100 {
-				return nil, fmt.Errorf("memory swappiness %d: use 0 to 100", *mem.Swappiness)
+				return nil, nil, fmt.Errorf("memory swappiness %d: use 0 to 100", *mem.Swappiness)
 			}
-			if err := writeFile(dir, "memory.swappiness", strconv.FormatUint(*mem.Swappiness, 10)); err != nil {
-				return nil, err
-			}
+			out = append(out, setFile("memory.swappiness", strconv.FormatUint(*mem.Swappiness, 10)))
 		}
 	}
 	if cpu := r.CPU; cpu != nil {
-		if cpu.Shares != nil || cpu.Quota != nil || cpu.Period != nil {
-			dir, err := need("cpu")
-			if err != nil {
-				return nil, err
-			}
-			if cpu.Shares != nil {
-				if err := writeFile(dir, "cpu.shares", strconv.FormatUint(*cpu.Shares, 10)); err != nil {
-					return nil, err
-				}
-			}
-			// The period first: the kernel checks the quota against it.
-			if cpu.Period != nil {
-				if err := writeFile(dir, "cpu.cfs_period_us", strconv.FormatUint(*cpu.Period, 10)); err != nil {
-					return nil, err
-				}
-			}
-			if cpu.Quota != nil {
-				if err := writeFile(dir, "cpu.cfs_quota_us", strconv.FormatInt(*cpu.Quota, 10)); err != nil {
-					return nil, err
-				}
-			}
+		if cpu.Shares != nil {
+			out = append(out, setFile("cpu.shares", strconv.FormatUint(*cpu.Shares, 10)))
 		}
-		if cpu.Cpus != "" || cpu.Mems != "" {
-			dir, err := need("cpuset")
-			if err != nil {
-				return nil, err
-			}
-			if cpu.Cpus != "" {
-				if err := writeFile(dir, "cpuset.cpus", cpu.Cpus); err != nil {
-					return nil, err
-				}
-			}
-			if cpu.Mems != "" {
-				if err := writeFile(dir, "cpuset.mems", cpu.Mems); err != nil {
-					return nil, err
-				}
-			}
+		// The period first: the kernel checks the quota against it.
+		if cpu.Period != nil {
+			out = append(out, setFile("cpu.cfs_period_us", strconv.FormatUint(*cpu.Period, 10)))
+		}
+		if cpu.Quota != nil {
+			out = append(out, setFile("cpu.cfs_quota_us", strconv.FormatInt(*cpu.Quota, 10)))
+		}
+		if cpu.Cpus != "" {
+			out = append(out, setFile("cpuset.cpus", cpu.Cpus))
+		}
+		if cpu.Mems != "" {
+			out = append(out, setFile("cpuset.mems", cpu.Mems))
 		}
 	}
 	if r.Pids != nil {
-		dir, err := need("pids")
-		if err != nil {
-			return nil, err
-		}
-		if err := writeFile(dir, "pids.max", pidsMax(r.Pids.Limit)); err != nil {
-			return nil, err
-		}
+		out = append(out, setFile("pids.max", pidsMax(r.Pids.Limit)))
 	}
 	if io := r.BlockIO; io != nil {
-		dir, err := need("blkio")
-		if err != nil {
-			return nil, err
-		}
 		if io.Weight != nil {
 			// CFQ's blkio.weight is gone from recent kernels; BFQ's
 			// takes the same range, as runc falls back to it.
-			file := "blkio.weight"
-			if !exists(dir, file) {
-				file = "blkio.bfq.weight"
-			}
-			if !exists(dir, file) {
-				warnings = append(warnings, "your kernel has no block I/O weight (no CFQ/BFQ): --blkio-weight is ignored")
-			} else if err := writeFile(dir, file, strconv.FormatUint(uint64(*io.Weight), 10)); err != nil {
-				return nil, err
-			}
+			w := strconv.FormatUint(uint64(*io.Weight), 10)
+			out = append(out, setting{
+				choices: []write{{"blkio.weight", w}, {"blkio.bfq.weight", w}},
+				missing: "your kernel has no block I/O weight (no CFQ/BFQ): --blkio-weight is ignored",
+			})
 		}
 		for _, t := range io.ThrottleReadBpsDevice {
-			if err := writeFile(dir, "blkio.throttle.read_bps_device", fmt.Sprintf("%d:%d %d", t.Major, t.Minor, t.Rate)); err != nil {
-				return nil, err
-			}
+			out = append(out, setFile("blkio.throttle.read_bps_device", fmt.Sprintf("%d:%d %d", t.Major, t.Minor, t.Rate)))
 		}
 		for _, t := range io.ThrottleWriteBpsDevice {
-			if err := writeFile(dir, "blkio.throttle.write_bps_device", fmt.Sprintf("%d:%d %d", t.Major, t.Minor, t.Rate)); err != nil {
-				return nil, err
-			}
+			out = append(out, setFile("blkio.throttle.write_bps_device", fmt.Sprintf("%d:%d %d", t.Major, t.Minor, t.Rate)))
 		}
 	}
-	return warnings, nil
+	return out, warnings, nil
 }
 
 // pidsMax is the pids.max value for a limit: "max" for none.
@@ -317,7 +278,11 @@ func (m *v1) Stats() (Stats, error) {
 	if d := m.dir("pids"); d != "" {
 		pidsStats(d, &s)
 	}
-	s.OOMKills, _ = m.OOMKills()
+	// The OOM count is what tells an OOM kill from any other SIGKILL: not
+	// knowing it is an error, never a silent "no".
+	if s.OOMKills, err = m.OOMKills(); err != nil {
+		return s, fmt.Errorf("read the OOM kill count: %w", err)
+	}
 	return s, nil
 }
 

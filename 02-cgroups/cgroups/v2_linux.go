@@ -35,48 +35,72 @@ var v2Controllers = []string{"cpu", "cpuset", "memory", "pids", "io"}
 // cgroup.subtree_control, and a parent may do that only while it has no
 // processes of its own (the "no internal processes" rule; the root is
 // exempt). minibox's own cgroups never hold processes, only containers do.
-func (m *v2) Create(r *specs.LinuxResources) ([]string, error) {
-	if err := mkdirs(m.root, m.path, nil); err != nil {
-		_ = m.Destroy()
+//
+// If the container's directory exists already (another container's), or
+// anything later fails, Create removes what it made itself and nothing
+// else.
+func (m *v2) Create(r *specs.LinuxResources) (_ []string, err error) {
+	settings, warnings, err := v2Settings(r)
+	if err != nil {
+		return nil, err
+	}
+	made, err := mkdirs(m.root, m.path)
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, removeMade(made, m.path))
+		}
+	}()
+	if err != nil {
 		return nil, err
 	}
 	// Hand the controllers down every level above the container, from the
-	// top: a level can only pass on what it was given.
+	// top: a level can only pass on what it was given. The root's
+	// cgroup.subtree_control is the one file outside Prefix that minibox
+	// may write, and only to add a controller it lacks (see doc.go).
 	var above []string
 	for p := path.Dir(m.path); p != "/"; p = path.Dir(p) {
 		above = append([]string{p}, above...)
 	}
 	for _, p := range append([]string{"/"}, above...) {
 		if err := enableControllers(joinRoot(m.root, p)); err != nil {
-			_ = m.Destroy()
 			return nil, err
 		}
 	}
-	warnings, err := m.set(r)
+	dir := m.dir()
+	if r != nil && len(r.Devices) > 0 {
+		rules, err := checkDevices(r.Devices)
+		if err != nil {
+			return nil, err
+		}
+		if err := attachDevicesProgram(dir, devicesProgram(rules)); err != nil {
+			return nil, err
+		}
+	}
+	dirOf := func(string) (string, error) { return dir, nil }
+	absent := func(file string) error {
+		return fmt.Errorf("%s: the %s controller is not available to minibox's cgroups (is it enabled in %s/cgroup.subtree_control?)", file, controllerOf(file), m.root)
+	}
+	more, err := apply(settings, dirOf, absent)
 	if err != nil {
-		_ = m.Destroy()
 		return nil, err
 	}
-	return warnings, nil
+	return append(warnings, more...), nil
 }
 
-// enableControllers writes "+cpu +memory ..." into dir's
-// cgroup.subtree_control, for those of our controllers that dir has.
+// enableControllers adds to dir's cgroup.subtree_control those of our
+// controllers that dir has (cgroup.controllers) and does not hand down yet.
+// Nothing is written when all are there already, which is the rule for the
+// root of a systemd machine; a controller is never taken away.
 func enableControllers(dir string) error {
 	have, err := readString(dir, "cgroup.controllers")
 	if err != nil {
 		return fmt.Errorf("read the controllers of %s: %w", dir, err)
 	}
-	avail := map[string]bool{}
-	for _, c := range strings.Fields(have) {
-		avail[c] = true
+	given, err := readString(dir, "cgroup.subtree_control")
+	if err != nil {
+		return fmt.Errorf("read the controllers %s hands down: %w", dir, err)
 	}
-	var enable []string
-	for _, c := range v2Controllers {
-		if avail[c] {
-			enable = append(enable, "+"+c)
-		}
-	}
+	enable := missingControllers(strings.Fields(have), strings.Fields(given))
 	if len(enable) == 0 {
 		return nil
 	}
@@ -89,39 +113,58 @@ func enableControllers(dir string) error {
 	return nil
 }
 
-func (m *v2) set(r *specs.LinuxResources) ([]string, error) {
-	if r == nil {
-		return nil, nil
+// missingControllers is the cgroup.subtree_control line ("+cpu +io") that
+// hands down those of v2Controllers that a cgroup has and does not hand
+// down yet.
+func missingControllers(have, given []string) []string {
+	avail, on := map[string]bool{}, map[string]bool{}
+	for _, c := range have {
+		avail[c] = true
 	}
-	dir := m.dir()
+	for _, c := range given {
+		on[c] = true
+	}
+	var enable []string
+	for _, c := range v2Controllers {
+		if avail[c] && !on[c] {
+			enable = append(enable, "+"+c)
+		}
+	}
+	return enable
+}
+
+// v2Settings is what the files of a container's v2 cgroup get for r, in
+// the order they are written. The spec speaks v1, so most values are
+// converted (convert.go). Device rules are no file on v2 (an eBPF program,
+// see devices_linux.go), so they are not among them.
+func v2Settings(r *specs.LinuxResources) ([]setting, []string, error) {
+	if r == nil {
+		return nil, nil, nil
+	}
 	warnings, err := unsupported(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var writes []write
 	if len(r.Devices) > 0 {
-		rules, err := checkDevices(r.Devices)
-		if err != nil {
-			return nil, err
-		}
-		if err := attachDevicesProgram(dir, devicesProgram(rules)); err != nil {
-			return nil, err
+		if _, err := checkDevices(r.Devices); err != nil {
+			return nil, nil, err
 		}
 	}
+	var out []setting
 	if mem := r.Memory; mem != nil {
 		w, err := memoryWrites(2, mem)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, x := range w {
-			if x.file == "memory.swap.max" && !exists(dir, x.file) {
-				warnings = append(warnings, "your kernel does not account swap: memory is limited without swap")
-				continue
+			s := setting{choices: []write{x}}
+			if x.file == "memory.swap.max" {
+				s.missing = "your kernel does not account swap: memory is limited without swap"
 			}
-			writes = append(writes, x)
+			out = append(out, s)
 		}
 		if mem.Reservation != nil {
-			writes = append(writes, write{"memory.low", strconv.FormatInt(*mem.Reservation, 10)})
+			out = append(out, setFile("memory.low", strconv.FormatInt(*mem.Reservation, 10)))
 		}
 		if mem.DisableOOMKiller != nil && *mem.DisableOOMKiller {
 			warnings = append(warnings, "cgroup v2 cannot disable the OOM killer: --oom-kill-disable is ignored")
@@ -132,49 +175,41 @@ func (m *v2) set(r *specs.LinuxResources) ([]string, error) {
 	}
 	if cpu := r.CPU; cpu != nil {
 		if cpu.Shares != nil {
-			writes = append(writes, write{"cpu.weight", strconv.FormatUint(SharesToWeight(*cpu.Shares), 10)})
+			out = append(out, setFile("cpu.weight", strconv.FormatUint(SharesToWeight(*cpu.Shares), 10)))
 		}
 		if cpu.Quota != nil || cpu.Period != nil {
-			writes = append(writes, write{"cpu.max", CPUMax(cpu.Quota, cpu.Period)})
+			out = append(out, setFile("cpu.max", CPUMax(cpu.Quota, cpu.Period)))
 		}
 		if cpu.Cpus != "" {
-			writes = append(writes, write{"cpuset.cpus", cpu.Cpus})
+			out = append(out, setFile("cpuset.cpus", cpu.Cpus))
 		}
 		if cpu.Mems != "" {
-			writes = append(writes, write{"cpuset.mems", cpu.Mems})
+			out = append(out, setFile("cpuset.mems", cpu.Mems))
 		}
 	}
 	if r.Pids != nil {
-		writes = append(writes, write{"pids.max", pidsMax(r.Pids.Limit)})
+		out = append(out, setFile("pids.max", pidsMax(r.Pids.Limit)))
 	}
 	if io := r.BlockIO; io != nil {
 		if io.Weight != nil {
-			switch {
-			case exists(dir, "io.weight"):
-				writes = append(writes, write{"io.weight", "default " + strconv.FormatUint(BlkioToIOWeight(*io.Weight), 10)})
-			case exists(dir, "io.bfq.weight"):
-				writes = append(writes, write{"io.bfq.weight", strconv.FormatUint(uint64(*io.Weight), 10)})
-			default:
-				warnings = append(warnings, "your kernel has no I/O weight (no io.cost or BFQ): --blkio-weight is ignored")
-			}
+			// io.weight is io.cost's (1..10000); BFQ's io.bfq.weight
+			// takes v1's range as it is.
+			out = append(out, setting{
+				choices: []write{
+					{"io.weight", "default " + strconv.FormatUint(BlkioToIOWeight(*io.Weight), 10)},
+					{"io.bfq.weight", strconv.FormatUint(uint64(*io.Weight), 10)},
+				},
+				missing: "your kernel has no I/O weight (no io.cost or BFQ): --blkio-weight is ignored",
+			})
 		}
 		for _, t := range io.ThrottleReadBpsDevice {
-			writes = append(writes, write{"io.max", fmt.Sprintf("%d:%d rbps=%d", t.Major, t.Minor, t.Rate)})
+			out = append(out, setFile("io.max", fmt.Sprintf("%d:%d rbps=%d", t.Major, t.Minor, t.Rate)))
 		}
 		for _, t := range io.ThrottleWriteBpsDevice {
-			writes = append(writes, write{"io.max", fmt.Sprintf("%d:%d wbps=%d", t.Major, t.Minor, t.Rate)})
+			out = append(out, setFile("io.max", fmt.Sprintf("%d:%d wbps=%d", t.Major, t.Minor, t.Rate)))
 		}
 	}
-	for _, w := range writes {
-		if !exists(dir, w.file) {
-			ctrl, _, _ := strings.Cut(w.file, ".")
-			return nil, fmt.Errorf("%s: the %s controller is not available to minibox's cgroups (is it enabled in %s/cgroup.subtree_control?)", w.file, ctrl, m.root)
-		}
-		if err := writeFile(dir, w.file, w.value); err != nil {
-			return nil, err
-		}
-	}
-	return warnings, nil
+	return out, warnings, nil
 }
 
 // OpenDir opens the directory for clone3's CLONE_INTO_CGROUP.
@@ -204,7 +239,11 @@ func (m *v2) Stats() (Stats, error) {
 		s.CPUTime = time.Duration(st["usage_usec"]) * time.Microsecond
 	}
 	pidsStats(dir, &s)
-	s.OOMKills, _ = m.OOMKills()
+	// The OOM count is what tells an OOM kill from any other SIGKILL: not
+	// knowing it is an error, never a silent "no".
+	if s.OOMKills, err = m.OOMKills(); err != nil {
+		return s, fmt.Errorf("read the OOM kill count: %w", err)
+	}
 	return s, nil
 }
 

@@ -291,17 +291,18 @@ func (r *Runtime) create(id string, o CreateOptions, detached bool, console func
 	if err != nil {
 		return nil, nil, err
 	}
-	// Another container's cgroup must not be shared.
-	for _, d := range mgr.Dirs() {
-		if _, err := os.Stat(d); err == nil {
-			return nil, nil, fmt.Errorf("cgroup %s exists already: another container uses it (choose another linux.cgroupsPath, or delete that container)", mgr.Path())
-		}
-	}
-	st.Cgroup = cgroupPath
+	// Another container's cgroup must not be shared. Create makes the
+	// cgroup's own directory with one mkdir(2), which fails if it exists:
+	// of two creates with the same cgroupsPath exactly one wins. (A stat
+	// first would let both pass.) A failed Create removed what it made.
 	warnings, err := mgr.Create(withDefaultDevices(spec))
+	if errors.Is(err, os.ErrExist) {
+		return nil, nil, fmt.Errorf("%w (choose another linux.cgroupsPath, or delete that container)", err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("cgroup %s: %w", mgr.Path(), err)
 	}
+	st.Cgroup = cgroupPath
 	for _, w := range warnings {
 		r.warn(w)
 	}

@@ -1,7 +1,9 @@
 package rootfs
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,10 +28,11 @@ import (
 // (cpu,cpuacct memory pids ...), each holding the container's cgroup of
 // that hierarchy, and links for co-mounted controllers (cpu -> cpu,cpuacct),
 // as on the host. A read-only mount makes all of them read-only.
-func mountCgroups(dest string, o mountOptions, fresh bool) error {
-	if err := os.MkdirAll(dest, 0o755); err != nil {
-		return fmt.Errorf("create the mount point: %w", err)
-	}
+//
+// target is resolved inside the root and mounted on through a descriptor
+// (resolve_linux.go); below it, inside our own new tmpfs, plain paths are
+// safe: no one else can reach that tmpfs yet.
+func mountCgroups(rd *rootDir, target string, o mountOptions, fresh bool) error {
 	hier, err := cgroupHierarchies()
 	if err != nil {
 		return err
@@ -37,11 +40,31 @@ func mountCgroups(dest string, o mountOptions, fresh bool) error {
 	ro := o.flags & unix.MS_RDONLY
 	flags := o.flags &^ unix.MS_RDONLY
 	if len(hier) == 1 && hier[0].fstype == "cgroup2" && hier[0].mountpoint == "/sys/fs/cgroup" {
-		return mountOneCgroup(hier[0], dest, o.flags, fresh)
+		if err := withTarget(rd, target, mkDir, func(at string) error {
+			return mountOneCgroup(hier[0], at, o.flags, fresh)
+		}); err != nil {
+			return err
+		}
+		if fresh {
+			return nil
+		}
+		// The bind mount's flags, set on the new mount: opened anew, since
+		// the descriptor we mounted on names the directory underneath.
+		return withTarget(rd, target, mustExist, func(at string) error {
+			return remount(at, unix.MS_BIND|cgroupFlags(o.flags))
+		})
 	}
-	if err := mount("tmpfs", dest, "tmpfs", flags, "mode=755"); err != nil {
+	if err := withTarget(rd, target, mkDir, func(at string) error {
+		return mount("tmpfs", at, "tmpfs", flags, "mode=755")
+	}); err != nil {
 		return err
 	}
+	tmpfs, err := rd.open(target, mustExist) // the tmpfs's own root
+	if err != nil {
+		return err
+	}
+	defer tmpfs.Close()
+	dest := procPath(tmpfs)
 	for _, h := range hier {
 		name := filepath.Base(h.mountpoint)
 		sub := filepath.Join(dest, name)
@@ -59,9 +82,17 @@ func mountCgroups(dest string, o mountOptions, fresh bool) error {
 		if err := mountOneCgroup(h, sub, o.flags, fresh); err != nil {
 			return err
 		}
+		if !fresh {
+			// A lookup of sub by name enters the new mount: remount it.
+			if err := remount(sub, unix.MS_BIND|cgroupFlags(o.flags)); err != nil {
+				return err
+			}
+		}
 		if strings.Contains(name, ",") {
 			for _, c := range strings.Split(name, ",") {
-				_ = os.Symlink(name, filepath.Join(dest, c))
+				if err := os.Symlink(name, filepath.Join(dest, c)); err != nil && !errors.Is(err, fs.ErrExist) {
+					return fmt.Errorf("link %s to %s: %w", c, name, err)
+				}
 			}
 		}
 	}
@@ -72,20 +103,22 @@ func mountCgroups(dest string, o mountOptions, fresh bool) error {
 }
 
 // mountOneCgroup puts the container's cgroup of one hierarchy at dest: a
-// fresh mount in a cgroup namespace, else a bind mount of its directory.
+// fresh mount in a cgroup namespace, else a bind mount of its directory
+// (whose flags the caller then sets with a remount).
 func mountOneCgroup(h cgroupHierarchy, dest string, flags uintptr, fresh bool) error {
 	if fresh {
 		data := ""
 		if h.fstype == "cgroup" {
 			data = h.options
 		}
-		return mount("cgroup", dest, h.fstype, flags&(unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), data)
+		return mount("cgroup", dest, h.fstype, cgroupFlags(flags), data)
 	}
-	src := filepath.Join(h.mountpoint, h.own)
-	if err := mount(src, dest, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return err
-	}
-	return remount(dest, unix.MS_BIND|(flags&(unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)))
+	return mount(filepath.Join(h.mountpoint, h.own), dest, "", unix.MS_BIND|unix.MS_REC, "")
+}
+
+// cgroupFlags are the spec's flags that a cgroup mount keeps.
+func cgroupFlags(flags uintptr) uintptr {
+	return flags & (unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
 }
 
 // cgroupHierarchy is one cgroup filesystem mounted on the host, with the

@@ -1,6 +1,10 @@
 package rootfs
 
-import specs "github.com/opencontainers/runtime-spec/specs-go"
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"minibox/03-rootfs/caps"
+)
 
 // DefaultMounts returns the filesystems Docker (through runc) mounts into
 // every container, in the order they must be mounted: /dev before the
@@ -60,29 +64,9 @@ func DefaultReadonlyPaths() []string {
 }
 
 // DefaultCapabilities returns the capabilities Docker leaves a container's
-// root: enough to own files, switch users, bind low ports and make device
-// nodes (which the device cgroup still polices), but not CAP_SYS_ADMIN
-// (mount, and much more), CAP_NET_ADMIN (change links and routes),
-// CAP_SYS_PTRACE, CAP_SYS_MODULE and the other ways to reach past the
-// namespaces.
-func DefaultCapabilities() []string {
-	return []string{
-		"CAP_CHOWN",
-		"CAP_DAC_OVERRIDE",
-		"CAP_FSETID",
-		"CAP_FOWNER",
-		"CAP_MKNOD",
-		"CAP_NET_RAW",
-		"CAP_SETGID",
-		"CAP_SETUID",
-		"CAP_SETFCAP",
-		"CAP_SETPCAP",
-		"CAP_NET_BIND_SERVICE",
-		"CAP_SYS_CHROOT",
-		"CAP_KILL",
-		"CAP_AUDIT_WRITE",
-	}
-}
+// root (caps.Default, where the list and its reasons are written once, for
+// this package and for seccomp's capability rules).
+func DefaultCapabilities() []string { return caps.Default() }
 
 // CapabilitiesOf returns the spec form of a capability list as Docker fills
 // it: the same set as bounding, effective and permitted; inheritable and

@@ -16,6 +16,11 @@ import (
 // /etc/passwd as a link to ../../../../etc/shadow, and a runtime that
 // follows it on the host mounts or reads outside the container. Parts that
 // do not exist yet are kept as written, for the caller to create.
+//
+// InRoot only computes a name: between it and the use of that name the
+// files may change. Setup mounts through descriptors instead (see
+// resolve_linux.go); InRoot serves what only reads a file of the image
+// (/etc/passwd) and the fallback for kernels without openat2.
 func InRoot(root, path string) (string, error) {
 	resolved := "/" // the part done so far, as the container sees it
 	rest := path
@@ -31,12 +36,14 @@ func InRoot(root, path string) (string, error) {
 		}
 		next := filepath.Join(resolved, part)
 		fi, err := os.Lstat(filepath.Join(root, next))
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		if errors.Is(err, fs.ErrNotExist) {
 			resolved = next
 			continue
 		}
 		if err != nil {
-			return "", err
+			// EACCES is no "does not exist": the caller would create the
+			// path, or read another file, where one may well be.
+			return "", fmt.Errorf("resolve %s in %s: %w", path, root, err)
 		}
 		if fi.Mode()&fs.ModeSymlink == 0 {
 			resolved = next

@@ -63,13 +63,20 @@ func Setup(spec *specs.Spec) error {
 	if err := mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("rootfs: make the root a mount point: %w", err)
 	}
+	// Every path inside the root is resolved from this descriptor, inside
+	// the root, and mounted through a descriptor (resolve_linux.go).
+	rd, err := openRoot(root)
+	if err != nil {
+		return fmt.Errorf("rootfs: %w", err)
+	}
+	defer rd.close()
 	for _, m := range spec.Mounts {
-		if err := mountInto(root, m, namespaces.HasNamespace(spec, specs.CgroupNamespace)); err != nil {
+		if err := mountInto(rd, m, namespaces.HasNamespace(spec, specs.CgroupNamespace)); err != nil {
 			return fmt.Errorf("rootfs: mount %s: %w", m.Destination, err)
 		}
 	}
 	if ownDev(spec) {
-		if err := populateDev(root, spec); err != nil {
+		if err := populateDev(rd, spec); err != nil {
 			return fmt.Errorf("rootfs: /dev: %w", err)
 		}
 	}
@@ -84,6 +91,7 @@ func Setup(spec *specs.Spec) error {
 			return err
 		}
 	}
+	rd.close()
 	if err := pivotInto(root); err != nil {
 		return fmt.Errorf("rootfs: %w", err)
 	}
@@ -138,40 +146,60 @@ func EnsureCwd(spec *specs.Spec) error {
 	return nil
 }
 
-// mountInto mounts one spec mount under root.
-func mountInto(root string, m specs.Mount, cgroupNS bool) error {
+// mountInto mounts one spec mount inside the root.
+func mountInto(rd *rootDir, m specs.Mount, cgroupNS bool) error {
 	if !filepath.IsAbs(m.Destination) {
 		return fmt.Errorf("the destination must be an absolute path")
 	}
-	dest, err := InRoot(root, m.Destination)
-	if err != nil {
-		return err
-	}
 	o := parseMountOptions(m.Options)
-	if m.Type == "cgroup" || m.Type == "cgroup2" {
-		err = mountCgroups(dest, o, cgroupNS)
-	} else if isBind(m.Type, o.flags) {
-		err = bindInto(m.Source, dest, o)
-	} else {
-		if err := os.MkdirAll(dest, 0o755); err != nil {
-			return fmt.Errorf("create the mount point: %w", err)
-		}
-		err = mount(m.Source, dest, m.Type, o.flags, o.data)
+	var err error
+	switch {
+	case m.Type == "cgroup" || m.Type == "cgroup2":
+		err = mountCgroups(rd, m.Destination, o, cgroupNS)
+	case isBind(m.Type, o.flags):
+		err = bindInto(m.Source, rd, m.Destination, o)
+	default:
+		err = withTarget(rd, m.Destination, mkDir, func(at string) error {
+			return mount(m.Source, at, m.Type, o.flags, o.data)
+		})
 	}
 	if err != nil {
 		return err
 	}
+	// The new mount's own root: a descriptor opened before the mount
+	// still names the directory underneath it.
 	for _, p := range o.propagation {
-		if err := mount("", dest, "", p, ""); err != nil {
+		if err := withTarget(rd, m.Destination, mustExist, func(at string) error {
+			return mount("", at, "", p, "")
+		}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// withTarget resolves dest inside the root (creating it as create says)
+// and calls do with the /proc/self/fd path of the result. A *MountError
+// names the target as the root's path, not as /proc/self/fd/N.
+func withTarget(rd *rootDir, dest string, create leaf, do func(at string) error) error {
+	f, err := rd.open(dest, create)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	at := procPath(f)
+	err = do(at)
+	var me *MountError
+	if errors.As(err, &me) && me.Target == at {
+		me.Target = f.Name()
+	}
+	return err
+}
+
 // bindInto makes the host's source visible at dest: a bind mount attaches
-// the same directory tree (or file) at a second place.
-func bindInto(source, dest string, o mountOptions) error {
+// the same directory tree (or file) at a second place. The source is the
+// host's (the spec's own choice); dest is resolved inside the root.
+func bindInto(source string, rd *rootDir, dest string, o mountOptions) error {
 	src, err := filepath.Abs(source)
 	if err != nil {
 		return err
@@ -183,15 +211,13 @@ func bindInto(source, dest string, o mountOptions) error {
 	// The mount point must be of the same kind as the source: a
 	// directory for a directory, a file for a file (mounting one over the
 	// other fails with ENOTDIR).
+	kind := mkFile
 	if fi.IsDir() {
-		err = os.MkdirAll(dest, 0o755)
-	} else {
-		err = createFile(dest)
+		kind = mkDir
 	}
-	if err != nil {
-		return fmt.Errorf("create the mount point: %w", err)
-	}
-	if err := mount(src, dest, "", unix.MS_BIND|o.flags&unix.MS_REC, ""); err != nil {
+	if err := withTarget(rd, dest, kind, func(at string) error {
+		return mount(src, at, "", unix.MS_BIND|o.flags&unix.MS_REC, "")
+	}); err != nil {
 		return err
 	}
 	// The kernel ignores every flag but MS_BIND and MS_REC when it creates
@@ -199,9 +225,9 @@ func bindInto(source, dest string, o mountOptions) error {
 	// MS_REMOUNT|MS_BIND with the flags, sets them on the new mount only
 	// (never on the source, and not on the mounts below it).
 	if extra := o.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); extra != 0 {
-		if err := remount(dest, unix.MS_BIND|extra); err != nil {
-			return err
-		}
+		return withTarget(rd, dest, mustExist, func(at string) error {
+			return remount(at, unix.MS_BIND|extra)
+		})
 	}
 	return nil
 }
@@ -371,12 +397,16 @@ var devLinks = [][2]string{
 }
 
 // populateDev creates the device nodes and links in the container's fresh
-// /dev, before pivot_root, while the host's /dev is still reachable.
-func populateDev(root string, spec *specs.Spec) error {
-	dev, err := InRoot(root, "/dev")
+// /dev, before pivot_root, while the host's /dev is still reachable. dev is
+// the /proc/self/fd path of the /dev mount, so that every name below it is
+// looked up in that very directory.
+func populateDev(rd *rootDir, spec *specs.Spec) error {
+	devDir, err := rd.open("/dev", mustExist)
 	if err != nil {
 		return err
 	}
+	defer devDir.Close()
+	dev := procPath(devDir)
 	// mknod(2) applies the umask; the nodes must be 0666 for everyone.
 	old := unix.Umask(0)
 	defer unix.Umask(old)
@@ -397,7 +427,7 @@ func populateDev(root string, spec *specs.Spec) error {
 	// LAB 03.2 STUB: lab.Warn("03.2") // an empty /dev: no null, no zero, no fd links
 	// The devices the spec asks for (Docker's --device).
 	for _, d := range linuxOf(spec).Devices {
-		if err := specDevice(root, d, userns); err != nil {
+		if err := specDevice(rd, d, userns); err != nil {
 			return err
 		}
 	}
@@ -468,14 +498,16 @@ func makeNode(path string, mode uint32, dev uint64, hostPath string, userns bool
 
 // specDevice creates one of spec.Linux.Devices inside the root, with its
 // type, numbers, permissions and owner.
-func specDevice(root string, d specs.LinuxDevice, userns bool) error {
+func specDevice(rd *rootDir, d specs.LinuxDevice, userns bool) error {
 	if !filepath.IsAbs(d.Path) || !strings.HasPrefix(filepath.Clean(d.Path), "/dev/") {
 		return fmt.Errorf("device %q: the path must be under /dev", d.Path)
 	}
-	path, err := InRoot(root, d.Path)
+	parent, err := rd.open(filepath.Dir(filepath.Clean(d.Path)), mkDir)
 	if err != nil {
-		return err
+		return fmt.Errorf("device %s: %w", d.Path, err)
 	}
+	defer parent.Close()
+	path := filepath.Join(procPath(parent), filepath.Base(d.Path))
 	var mode uint32
 	switch d.Type {
 	case "c", "u":
@@ -490,9 +522,6 @@ func specDevice(root string, d specs.LinuxDevice, userns bool) error {
 	perm := uint32(0o666)
 	if d.FileMode != nil {
 		perm = uint32(d.FileMode.Perm())
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("device %s: %w", d.Path, err)
 	}
 	if err := makeNode(path, mode|perm, unix.Mkdev(uint32(d.Major), uint32(d.Minor)), d.Path, userns); err != nil {
 		return fmt.Errorf("device %s: %w", d.Path, err)

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"minibox/03-rootfs/caps"
 )
 
 // Profile is a seccomp profile in Docker's JSON format (the format of
@@ -75,16 +77,9 @@ func HostEnv(caps []string) Env {
 }
 
 // DockerDefaultCapabilities is the capability set Docker gives a container
-// without --cap-add/--cap-drop (the same list as rootfs.DefaultCapabilities,
-// repeated here because rootfs imports this package). Default and Load
-// resolve the profile's capability rules against it.
-func DockerDefaultCapabilities() []string {
-	return []string{
-		"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-		"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-		"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-	}
-}
+// without --cap-add/--cap-drop (caps.Default, the one list that rootfs uses
+// too). Default and Load resolve the profile's capability rules against it.
+func DockerDefaultCapabilities() []string { return caps.Default() }
 
 // Load reads a Docker-format profile from path and resolves it for a
 // container on this host with Docker's default capabilities. Use LoadFor
@@ -99,15 +94,11 @@ func LoadFor(path string, caps []string) (*specs.LinuxSeccomp, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: read profile: %w", err)
 	}
-	p, err := Parse(data)
+	p, err := Parse(data) // decodes and checks it
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: profile %s: %w", path, err)
 	}
-	s, err := p.Resolve(HostEnv(caps))
-	if err != nil {
-		return nil, fmt.Errorf("seccomp: profile %s: %w", path, err)
-	}
-	return s, nil
+	return p.resolve(HostEnv(caps)), nil
 }
 
 // Parse decodes and checks a Docker-format profile. Errors say where in
@@ -316,11 +307,17 @@ var nativeArch = map[string]specs.Arch{
 // Resolve settles the profile for one container, as Docker does when it
 // creates it: rules whose includes do not hold, or whose excludes do, are
 // dropped, and archMap becomes the list for the native architecture. The
-// result is the OCI form that runtimes (and Apply) read.
+// result is the OCI form that runtimes (and Apply) read. It checks the
+// profile first (Validate): one built in Go has not been through Parse.
 func (p *Profile) Resolve(env Env) (*specs.LinuxSeccomp, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	return p.resolve(env), nil
+}
+
+// resolve is Resolve for a profile already checked (by Parse).
+func (p *Profile) resolve(env Env) *specs.LinuxSeccomp {
 	s := &specs.LinuxSeccomp{
 		DefaultAction:    p.DefaultAction,
 		DefaultErrnoRet:  p.DefaultErrnoRet,
@@ -351,7 +348,7 @@ func (p *Profile) Resolve(env Env) (*specs.LinuxSeccomp, error) {
 			Args:     slices.Clone(sc.Args),
 		})
 	}
-	return s, nil
+	return s
 }
 
 // applies reports whether a rule is part of the profile for env, with
