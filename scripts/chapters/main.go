@@ -103,14 +103,18 @@ func Parse(text string) ([]Block, error) {
 			}
 			continue
 		}
-		if !strings.HasPrefix(l, "```") {
+		// A fence may be indented (a block inside a list item): the body
+		// loses the same indentation.
+		trimmed := strings.TrimLeft(l, " ")
+		if !strings.HasPrefix(trimmed, "```") {
 			continue
 		}
-		info := strings.TrimSpace(strings.TrimPrefix(l, "```"))
+		indent := l[:len(l)-len(trimmed)]
+		info := strings.TrimSpace(strings.TrimPrefix(trimmed, "```"))
 		start := i
 		var body []string
-		for i++; i < len(lines) && !strings.HasPrefix(lines[i], "```"); i++ {
-			body = append(body, lines[i])
+		for i++; i < len(lines) && !strings.HasPrefix(strings.TrimLeft(lines[i], " "), "```"); i++ {
+			body = append(body, strings.TrimPrefix(lines[i], indent))
 		}
 		if i == len(lines) {
 			return nil, fmt.Errorf("line %d: the block never ends", start+1)
@@ -368,7 +372,10 @@ func sudoStandIn() (string, error) {
 	return dir, nil
 }
 
-func main() {
+func main() { os.Exit(run()) }
+
+// run is main without os.Exit, so that the deferred cleanups run.
+func run() int {
 	repo := flag.String("repo", ".", "the repository to clone for each chapter")
 	timeout := flag.Duration("timeout", 60*time.Second, "how long one command may run")
 	keep := flag.Bool("keep", false, "keep the clones (to look at a failure)")
@@ -379,7 +386,7 @@ func main() {
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "chapters: the chapters' commands need root (they use sudo, and run containers)")
-		os.Exit(2)
+		return 2
 	}
 	files := flag.Args()
 	if len(files) == 0 {
@@ -392,7 +399,7 @@ func main() {
 		dir, err := sudoStandIn()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "chapters:", err)
-			os.Exit(2)
+			return 2
 		}
 		defer os.RemoveAll(dir)
 		r.pathDir = dir
@@ -415,7 +422,8 @@ func main() {
 	}
 	if failed > 0 {
 		fmt.Printf("chapters: %d of %d chapters do not do what they show\n", failed, len(files))
-		os.Exit(1)
+		return 1
 	}
 	fmt.Printf("chapters: %d chapters ran as written\n", len(files))
+	return 0
 }

@@ -29,6 +29,15 @@ func TestParse(t *testing.T) {
 	assert.Empty(t, b.Commands[2].Output)
 }
 
+func TestParseIndented(t *testing.T) {
+	blocks, err := Parse("- a list item:\n\n  ```console\n  $ echo hi\n  hi\n  ```\n")
+	require.NoError(t, err)
+	require.Len(t, blocks, 1)
+	require.Len(t, blocks[0].Commands, 1)
+	assert.Equal(t, "echo hi", blocks[0].Commands[0].Cmd)
+	assert.Equal(t, []string{"hi"}, blocks[0].Commands[0].Output)
+}
+
 func TestParseErrors(t *testing.T) {
 	for name, text := range map[string]string{
 		"output first":      "```console\noutput\n$ true\n```\n",
