@@ -27,6 +27,10 @@
 //   - A block preceded by `<!-- chapters: skip REASON -->` is not run; the
 //     reason is printed. `<!-- chapters: timeout SECONDS -->` gives each
 //     command of the next block longer than the default -timeout.
+//   - `<!-- chapters: cleanup CMD -->` (anywhere in a chapter) runs CMD in
+//     the clone's top directory when the chapter ends, passed or failed,
+//     before the clone is removed: for what a failure half-way would leave
+//     behind (a created container, say). Its output is not checked.
 //
 // When `sudo` is not installed and we are root, a `sudo` that only runs its
 // arguments (through env(1), so `sudo VAR=1 cmd` works) is put first in PATH.
@@ -78,8 +82,15 @@ var (
 	promptRe    = regexp.MustCompile(`^([/~]\S* )?# `)
 )
 
-// Parse returns the console blocks of a chapter.
-func Parse(text string) ([]Block, error) {
+// Chapter is what Parse finds in a chapter.
+type Chapter struct {
+	Blocks   []Block
+	Cleanups []string
+}
+
+// Parse returns the console blocks of a chapter, and its cleanups.
+func Parse(text string) (*Chapter, error) {
+	ch := &Chapter{}
 	var blocks []Block
 	var pending Block
 	lines := strings.Split(text, "\n")
@@ -98,6 +109,11 @@ func Parse(text string) ([]Block, error) {
 					return nil, fmt.Errorf("line %d: timeout wants seconds, not %q", i+1, m[2])
 				}
 				pending.Timeout = time.Duration(s) * time.Second
+			case "cleanup":
+				if m[2] == "" {
+					return nil, fmt.Errorf("line %d: a cleanup needs a command", i+1)
+				}
+				ch.Cleanups = append(ch.Cleanups, m[2])
 			default:
 				return nil, fmt.Errorf("line %d: unknown directive %q", i+1, m[1])
 			}
@@ -141,7 +157,8 @@ func Parse(text string) ([]Block, error) {
 	if pending.Skip != "" || pending.Timeout != 0 {
 		return nil, errors.New("a directive at the end, before no block")
 	}
-	return blocks, nil
+	ch.Blocks = blocks
+	return ch, nil
 }
 
 func parseBody(body []string, first int) ([]Command, error) {
@@ -237,7 +254,7 @@ func (r *runner) chapter(name string) (int, []string, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	blocks, err := Parse(string(text))
+	ch, err := Parse(string(text))
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -258,10 +275,15 @@ func (r *runner) chapter(name string) (int, []string, error) {
 		return 0, nil, err
 	}
 	defer os.RemoveAll(state)
+	defer func() {
+		for _, c := range ch.Cleanups {
+			_, _, _ = r.run(Command{Cmd: c}, clone, 0, state, r.timeout)
+		}
+	}()
 
 	cwd, status, ran := clone, 0, 0
 	var skips []string
-	for _, b := range blocks {
+	for _, b := range ch.Blocks {
 		if b.Skip != "" {
 			skips = append(skips, fmt.Sprintf("%s:%d: %s", name, b.Line, b.Skip))
 			continue
@@ -282,7 +304,7 @@ func (r *runner) chapter(name string) (int, []string, error) {
 			got := splitOutput(out)
 			if !Match(c.Output, got) {
 				return ran, skips, fmt.Errorf("%s:%d: $ %s\n   the chapter shows:\n%s\n   it printed (status %d):\n%s",
-					name, c.Line, c.Cmd, indent([]byte(strings.Join(c.Output, "\n"))), code, indent(out))
+					name, c.Line, c.Cmd, orNothing(indent([]byte(strings.Join(c.Output, "\n")))), code, orNothing(indent(out)))
 			}
 			statusShown := ci+1 < len(b.Commands) && strings.TrimSpace(b.Commands[ci+1].Cmd) == "echo $?"
 			if code != 0 && !statusShown {
@@ -346,6 +368,13 @@ func (r *runner) run(c Command, cwd string, status int, state string, timeout ti
 	default:
 		return out, 0, werr
 	}
+}
+
+func orNothing(s string) string {
+	if s == "" {
+		return "      (nothing)"
+	}
+	return s
 }
 
 func indent(b []byte) string {

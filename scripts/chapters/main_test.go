@@ -13,8 +13,10 @@ const sample = "intro\n\n<!-- chapters: skip needs two terminals -->\n" +
 	"$ echo a \\\n  b\na b\n$ false\n$ echo $?\n1\n```\n\n```\nnot a console block\n```\n"
 
 func TestParse(t *testing.T) {
-	blocks, err := Parse(sample)
+	ch, err := Parse(sample + "<!-- chapters: cleanup rm -f x -->\n")
 	require.NoError(t, err)
+	assert.Equal(t, []string{"rm -f x"}, ch.Cleanups)
+	blocks := ch.Blocks
 	require.Len(t, blocks, 2)
 	assert.Equal(t, "needs two terminals", blocks[0].Skip)
 	assert.Equal(t, 4, blocks[0].Line)
@@ -30,8 +32,9 @@ func TestParse(t *testing.T) {
 }
 
 func TestParseIndented(t *testing.T) {
-	blocks, err := Parse("- a list item:\n\n  ```console\n  $ echo hi\n  hi\n  ```\n")
+	ch, err := Parse("- a list item:\n\n  ```console\n  $ echo hi\n  hi\n  ```\n")
 	require.NoError(t, err)
+	blocks := ch.Blocks
 	require.Len(t, blocks, 1)
 	require.Len(t, blocks[0].Commands, 1)
 	assert.Equal(t, "echo hi", blocks[0].Commands[0].Cmd)
@@ -43,6 +46,7 @@ func TestParseErrors(t *testing.T) {
 		"output first":      "```console\noutput\n$ true\n```\n",
 		"no commands":       "```console\nvagrant@box:~$ ls\n```\n",
 		"skip no reason":    "<!-- chapters: skip -->\n```console\n$ true\n```\n",
+		"cleanup no cmd":    "<!-- chapters: cleanup -->\n",
 		"unknown directive": "<!-- chapters: frobnicate x -->\n```console\n$ true\n```\n",
 		"never ends":        "```console\n$ true\n",
 		"dangling":          "```console\n$ true\n```\n<!-- chapters: skip why -->\n",
