@@ -27,6 +27,11 @@
 //   - A block preceded by `<!-- chapters: skip REASON -->` is not run; the
 //     reason is printed. `<!-- chapters: timeout SECONDS -->` gives each
 //     command of the next block longer than the default -timeout.
+//   - `<!-- chapters: terminal -->` before a block runs its commands on a
+//     pseudo-terminal (120 columns), as typed at a terminal: each input line
+//     is sent once the output ends in its prompt, and the output must then
+//     show the prompt lines too, exactly as the block does (the terminal's
+//     carriage returns and escape sequences are dropped). For `-t`.
 //   - `<!-- chapters: cleanup CMD -->` (anywhere in a chapter) runs CMD in
 //     the clone's top directory when the chapter ends, passed or failed,
 //     before the clone is removed: for what a failure half-way would leave
@@ -48,8 +53,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 // The chapters CI checks, relative to the repository's top directory.
@@ -63,10 +71,12 @@ var defaultChapters = []string{
 // Command is one `$` line of a block, with what is typed into it and what
 // it must print.
 type Command struct {
-	Line   int // line number of the `$` in the chapter
-	Cmd    string
-	Stdin  []string
-	Output []string
+	Line    int // line number of the `$` in the chapter
+	Cmd     string
+	Stdin   []string
+	Prompts []string // the prompt of each Stdin line
+	Output  []string
+	Lines   []string // everything after the `$` line, prompts included
 }
 
 // Block is one ```console block.
@@ -74,6 +84,7 @@ type Block struct {
 	Line     int // line number of the opening fence
 	Skip     string
 	Timeout  time.Duration
+	Terminal bool
 	Commands []Command
 }
 
@@ -109,6 +120,8 @@ func Parse(text string) (*Chapter, error) {
 					return nil, fmt.Errorf("line %d: timeout wants seconds, not %q", i+1, m[2])
 				}
 				pending.Timeout = time.Duration(s) * time.Second
+			case "terminal":
+				pending.Terminal = true
 			case "cleanup":
 				if m[2] == "" {
 					return nil, fmt.Errorf("line %d: a cleanup needs a command", i+1)
@@ -136,7 +149,7 @@ func Parse(text string) (*Chapter, error) {
 			return nil, fmt.Errorf("line %d: the block never ends", start+1)
 		}
 		if info != "console" {
-			if pending.Skip != "" || pending.Timeout != 0 {
+			if pending.Skip != "" || pending.Timeout != 0 || pending.Terminal {
 				return nil, fmt.Errorf("line %d: a directive before a block that is not ```console", start+1)
 			}
 			continue
@@ -154,7 +167,7 @@ func Parse(text string) (*Chapter, error) {
 		b.Commands = cmds
 		blocks = append(blocks, b)
 	}
-	if pending.Skip != "" || pending.Timeout != 0 {
+	if pending.Skip != "" || pending.Timeout != 0 || pending.Terminal {
 		return nil, errors.New("a directive at the end, before no block")
 	}
 	ch.Blocks = blocks
@@ -177,10 +190,14 @@ func parseBody(body []string, first int) ([]Command, error) {
 			return nil, fmt.Errorf("line %d: output before the first `$` command: %q", first+j, l)
 		case promptRe.MatchString(l):
 			c := &cmds[len(cmds)-1]
-			c.Stdin = append(c.Stdin, promptRe.ReplaceAllString(l, ""))
+			p := promptRe.FindString(l)
+			c.Stdin = append(c.Stdin, strings.TrimPrefix(l, p))
+			c.Prompts = append(c.Prompts, p)
+			c.Lines = append(c.Lines, l)
 		default:
 			c := &cmds[len(cmds)-1]
 			c.Output = append(c.Output, l)
+			c.Lines = append(c.Lines, l)
 		}
 	}
 	return cmds, nil
@@ -293,7 +310,11 @@ func (r *runner) chapter(name string) (int, []string, error) {
 			timeout = b.Timeout
 		}
 		for ci, c := range b.Commands {
-			out, code, err := r.run(c, cwd, status, state, timeout)
+			run, want := r.run, c.Output
+			if b.Terminal {
+				run, want = r.runTerminal, c.Lines
+			}
+			out, code, err := run(c, cwd, status, state, timeout)
 			ran++
 			if err != nil {
 				return ran, skips, fmt.Errorf("%s:%d: $ %s\n%w\n%s", name, c.Line, c.Cmd, err, indent(out))
@@ -302,9 +323,9 @@ func (r *runner) chapter(name string) (int, []string, error) {
 				cwd = strings.TrimSpace(string(wd))
 			}
 			got := splitOutput(out)
-			if !Match(c.Output, got) {
+			if !Match(want, got) {
 				return ran, skips, fmt.Errorf("%s:%d: $ %s\n   the chapter shows:\n%s\n   it printed (status %d):\n%s",
-					name, c.Line, c.Cmd, orNothing(indent([]byte(strings.Join(c.Output, "\n")))), code, orNothing(indent(out)))
+					name, c.Line, c.Cmd, orNothing(indent([]byte(strings.Join(want, "\n")))), code, orNothing(indent(out)))
 			}
 			statusShown := ci+1 < len(b.Commands) && strings.TrimSpace(b.Commands[ci+1].Cmd) == "echo $?"
 			if code != 0 && !statusShown {
@@ -317,28 +338,47 @@ func (r *runner) chapter(name string) (int, []string, error) {
 	return ran, skips, nil
 }
 
-// run runs one command with bash and returns its output and exit status.
-func (r *runner) run(c Command, cwd string, status int, state string, timeout time.Duration) ([]byte, int, error) {
+// bash returns the command that runs c in cwd after a command that exited
+// with status, and leaves the directory it ends in in state/cwd.
+func (r *runner) bash(c Command, cwd string, status int, state string) *exec.Cmd {
 	cwdFile := filepath.Join(state, "cwd")
 	_ = os.Remove(cwdFile)
 	script := fmt.Sprintf("(exit %d)\n%s\n__status=$?\npwd >%q\nexit $__status\n", status, c.Cmd, cwdFile)
-	outFile, err := os.CreateTemp(state, "out-")
-	if err != nil {
-		return nil, 0, err
-	}
-	defer outFile.Close()
 	cmd := exec.Command("bash", "-c", script)
 	cmd.Dir = cwd
-	cmd.Stdout = outFile
-	cmd.Stderr = outFile
-	if len(c.Stdin) > 0 {
-		cmd.Stdin = strings.NewReader(strings.Join(c.Stdin, "\n") + "\n")
-	}
 	env := os.Environ()
 	if r.pathDir != "" {
 		env = append(env, "PATH="+r.pathDir+":"+os.Getenv("PATH"))
 	}
 	cmd.Env = env
+	return cmd
+}
+
+func exitStatus(werr error) (int, error) {
+	var exit *exec.ExitError
+	switch {
+	case werr == nil:
+		return 0, nil
+	case errors.As(werr, &exit):
+		return exit.ExitCode(), nil
+	default:
+		return 0, werr
+	}
+}
+
+// run runs one command with bash and returns its output and exit status.
+func (r *runner) run(c Command, cwd string, status int, state string, timeout time.Duration) ([]byte, int, error) {
+	outFile, err := os.CreateTemp(state, "out-")
+	if err != nil {
+		return nil, 0, err
+	}
+	defer outFile.Close()
+	cmd := r.bash(c, cwd, status, state)
+	cmd.Stdout = outFile
+	cmd.Stderr = outFile
+	if len(c.Stdin) > 0 {
+		cmd.Stdin = strings.NewReader(strings.Join(c.Stdin, "\n") + "\n")
+	}
 	// Its own process group, so that a timeout ends everything it started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -359,15 +399,89 @@ func (r *runner) run(c Command, cwd string, status int, state string, timeout ti
 	if err != nil {
 		return nil, 0, err
 	}
-	var exit *exec.ExitError
-	switch {
-	case werr == nil:
-		return out, 0, nil
-	case errors.As(werr, &exit):
-		return out, exit.ExitCode(), nil
-	default:
-		return out, 0, werr
+	code, err := exitStatus(werr)
+	return out, code, err
+}
+
+// escapeRe matches the terminal control sequences a shell's line editor
+// writes (CSI and OSC sequences, and lone escapes).
+var escapeRe = regexp.MustCompile(`\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\a]*\a|.)`)
+
+// CleanTerminal turns what a terminal showed into lines of text.
+func CleanTerminal(b []byte) []byte {
+	b = escapeRe.ReplaceAll(b, nil)
+	return bytes.ReplaceAll(b, []byte("\r"), nil)
+}
+
+// runTerminal runs one command on a pseudo-terminal and types its stdin
+// lines, each once the output ends in that line's prompt.
+func (r *runner) runTerminal(c Command, cwd string, status int, state string, timeout time.Duration) ([]byte, int, error) {
+	cmd := r.bash(c, cwd, status, state)
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 120})
+	if err != nil {
+		return nil, 0, err
 	}
+	defer ptmx.Close()
+	var (
+		mu  sync.Mutex
+		out []byte
+	)
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			mu.Lock()
+			out = append(out, buf[:n]...)
+			mu.Unlock()
+			if err != nil { // EIO once every holder of the terminal is gone
+				return
+			}
+		}
+	}()
+	snapshot := func() []byte {
+		mu.Lock()
+		defer mu.Unlock()
+		return CleanTerminal(append([]byte(nil), out...))
+	}
+	deadline := time.Now().Add(timeout)
+	kill := func(why string) ([]byte, int, error) {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		return snapshot(), -1, errors.New("   " + why)
+	}
+	sent := 0 // bytes of the cleaned output already answered
+	for i, line := range c.Stdin {
+		for {
+			o := snapshot()
+			if len(o) > sent && bytes.HasSuffix(o, []byte(c.Prompts[i])) {
+				sent = len(o)
+				break
+			}
+			if time.Now().After(deadline) {
+				return kill(fmt.Sprintf("no prompt %q before %q within %s (killed)", c.Prompts[i], line, timeout))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if _, err := ptmx.Write([]byte(line + "\r")); err != nil {
+			return kill(fmt.Sprintf("type %q: %v", line, err))
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var werr error
+	select {
+	case werr = <-done:
+	case <-time.After(time.Until(deadline)):
+		return kill(fmt.Sprintf("no end after %s (killed)", timeout))
+	}
+	select {
+	case <-readDone:
+	case <-time.After(2 * time.Second):
+	}
+	code, err := exitStatus(werr)
+	return snapshot(), code, err
 }
 
 func orNothing(s string) string {

@@ -80,3 +80,20 @@ func TestMatch(t *testing.T) {
 		assert.Equal(t, c.ok, Match(c.want, c.got), "want %q got %q", c.want, c.got)
 	}
 }
+
+func TestTerminalBlock(t *testing.T) {
+	ch, err := Parse("<!-- chapters: terminal -->\n```console\n$ sh -i\n\n/ # echo hi\nhi\n/ # exit\n```\n")
+	require.NoError(t, err)
+	require.Len(t, ch.Blocks, 1)
+	b := ch.Blocks[0]
+	assert.True(t, b.Terminal)
+	c := b.Commands[0]
+	assert.Equal(t, []string{"echo hi", "exit"}, c.Stdin)
+	assert.Equal(t, []string{"/ # ", "/ # "}, c.Prompts)
+	assert.Equal(t, []string{"", "/ # echo hi", "hi", "/ # exit"}, c.Lines)
+}
+
+func TestCleanTerminal(t *testing.T) {
+	in := "\x1b[6n/ # \x1b[Jls\r\nbin  dev\r\n\x1b]0;title\a/ # "
+	assert.Equal(t, "/ # ls\nbin  dev\n/ # ", string(CleanTerminal([]byte(in))))
+}
