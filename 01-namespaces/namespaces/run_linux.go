@@ -85,11 +85,11 @@ func Start(spec *specs.Spec, stdio Stdio, opts ...initproto.StartOption) (*Conta
 	if spec.Process == nil || len(spec.Process.Args) == 0 {
 		return nil, errors.New("spec has no process to run")
 	}
-	created, joins, err := splitJoins(spec)
+	_, joins, err := splitJoins(spec)
 	if err != nil {
 		return nil, fmt.Errorf("namespaces: %w", err)
 	}
-	flags, err := cloneFlags(created)
+	flags, err := cloneFlags(spec) // the whole list: a type both created and joined is an error
 	if err != nil {
 		return nil, fmt.Errorf("namespaces: %w", err)
 	}

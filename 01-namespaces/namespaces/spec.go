@@ -179,25 +179,29 @@ var nsFlags = map[specs.LinuxNamespaceType]struct {
 	specs.UserNamespace:    {unix.CLONE_NEWUSER, "CLONE_NEWUSER", ""},
 }
 
-// cloneFlags turns spec.Linux.Namespaces into the flags for clone(2).
+// cloneFlags turns spec.Linux.Namespaces into the flags for clone(2): one
+// CLONE_NEW* flag for each namespace to create. An entry with a path names a
+// namespace to join instead (splitJoins and forkExecJoined enter it with
+// setns(2) before clone), so it adds no flag; its type must still be known
+// and appear only once in the list.
 func cloneFlags(spec *specs.Spec) (uintptr, error) {
 	if spec.Linux == nil {
 		return 0, nil
 	}
 	// LAB 01.1 BEGIN: turn the spec's namespaces into clone flags
-	var flags uintptr
+	var flags, seen uintptr
 	for _, ns := range spec.Linux.Namespaces {
 		t, ok := nsFlags[ns.Type]
 		if !ok {
 			return 0, fmt.Errorf("namespace %q: not supported (use pid, uts, ipc, mount, network, cgroup or user)", ns.Type)
 		}
-		if ns.Path != "" {
-			return 0, fmt.Errorf("namespace %q: joining an existing namespace (%s) is not supported by this lesson", ns.Type, ns.Path)
-		}
-		if flags&t.flag != 0 {
+		if seen&t.flag != 0 {
 			return 0, fmt.Errorf("namespace %q: listed twice", ns.Type)
 		}
-		flags |= t.flag
+		seen |= t.flag
+		if ns.Path == "" {
+			flags |= t.flag // to create; one with a path is joined
+		}
 	}
 	return flags, nil
 	// LAB 01.1 END

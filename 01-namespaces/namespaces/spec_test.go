@@ -38,8 +38,16 @@ func TestCloneFlags(t *testing.T) {
 		{"unknown type", nsList("bogus"), 0, `"bogus": not supported`},
 		{"time is not cloneable", nsList(specs.TimeNamespace), 0, "not supported"},
 		{"listed twice", nsList(specs.PIDNamespace, specs.PIDNamespace), 0, "listed twice"},
-		{"join by path", &specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{
-			{Type: specs.NetworkNamespace, Path: "/run/netns/x"}}}}, 0, "joining an existing namespace"},
+		{"join by path: no flag", &specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{
+			{Type: specs.NetworkNamespace, Path: "/run/netns/x"}}}}, 0, ""},
+		{"create some, join others", &specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{
+			{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace, Path: "/run/netns/x"},
+			{Type: specs.MountNamespace}, {Type: specs.UTSNamespace, Path: "/proc/1/ns/uts"}}}},
+			unix.CLONE_NEWPID | unix.CLONE_NEWNS, ""},
+		{"created and joined", &specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{
+			{Type: specs.NetworkNamespace}, {Type: specs.NetworkNamespace, Path: "/run/netns/x"}}}}, 0, `"network": listed twice`},
+		{"unknown type with a path", &specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{
+			{Type: "bogus", Path: "/run/netns/x"}}}}, 0, `"bogus": not supported`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

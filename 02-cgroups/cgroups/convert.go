@@ -40,21 +40,31 @@ func CPUMax(quota *int64, period *uint64) string {
 // SharesToWeight maps v1 cpu.shares (2..262144, default 1024) onto v2
 // cpu.weight (1..10000, default 100) linearly, as runc does: 2 -> 1,
 // 262144 -> 10000. (1024 lands on 39, not 100: the two defaults do not line
-// up, a known wart of the conversion.)
+// up, a known wart of the conversion.) 0 means "not set" and stays 0; a
+// value outside v1's range is first clamped into it, as the v1 kernel does.
 func SharesToWeight(shares uint64) uint64 {
+	// LAB 02.2 BEGIN: cpu.shares to cpu.weight, clamped into v1's range
 	if shares == 0 {
 		return 0
 	}
+	shares = min(max(shares, 2), 262144)
 	return 1 + ((shares-2)*9999)/262142
+	// LAB 02.2 END
+	// LAB 02.2 STUB: return 0
 }
 
 // BlkioToIOWeight maps v1 blkio.weight (10..1000) onto v2 io.weight
-// (1..10000) linearly.
+// (1..10000) linearly: 10 -> 1, 1000 -> 10000. 0 means "not set" and stays
+// 0; a value outside v1's range is first clamped into it.
 func BlkioToIOWeight(w uint16) uint64 {
+	// LAB 02.2 BEGIN: blkio.weight to io.weight, clamped into v1's range
 	if w == 0 {
 		return 0
 	}
-	return 1 + (uint64(w)-10)*9999/990
+	v := min(max(uint64(w), 10), 1000)
+	return 1 + (v-10)*9999/990
+	// LAB 02.2 END
+	// LAB 02.2 STUB: return 0
 }
 
 // SwapV2 converts the spec's swap (v1: memory plus swap, -1 unlimited) into

@@ -107,6 +107,7 @@ func (r deviceRule) resets() bool {
 // v1 reads any "a" line as "every device, every access", whatever follows
 // it, so an "a" rule that is narrower is written as a "c" and a "b" line.
 func (r deviceRule) v1Lines() []string {
+	// LAB 02.5 BEGIN: one rule as v1 lines; a narrow "a" rule becomes a "c" and a "b" line
 	num := func(n int64) string {
 		if n < 0 {
 			return "*"
@@ -120,11 +121,15 @@ func (r deviceRule) v1Lines() []string {
 		return []string{line('c'), line('b')}
 	}
 	return []string{line(r.typ)}
+	// LAB 02.5 END
+	// LAB 02.5 STUB: lab.WarnOnce("02.5") // no lines: the cgroup allows every device
+	// LAB 02.5 STUB: return nil
 }
 
 // effective reduces rules to a default and the exceptions after the last
 // reset, as v1 keeps them.
 func effective(rules []deviceRule) (defaultAllow bool, exceptions []deviceRule) {
+	// LAB 02.5 BEGIN: the default and the exceptions after the last reset
 	defaultAllow = true // a new cgroup allows everything
 	for _, r := range rules {
 		if r.resets() {
@@ -134,6 +139,8 @@ func effective(rules []deviceRule) (defaultAllow bool, exceptions []deviceRule) 
 		exceptions = append(exceptions, r)
 	}
 	return defaultAllow, exceptions
+	// LAB 02.5 END
+	// LAB 02.5 STUB: return true, nil // allow every device
 }
 
 // eBPF, just enough for a device program (see the kernel's
@@ -178,8 +185,9 @@ func devicesProgram(rules []deviceRule) []byte {
 		{op: bpfLdxW, dst: 5, src: 1, off: 8}, // r5 = minor
 	}
 	for i := len(exceptions) - 1; i >= 0; i-- {
-		r := exceptions[i]
 		var block []bpfInsn
+		// LAB 02.5 BEGIN: the instructions that check one exception: type, major, minor, access
+		r := exceptions[i]
 		if r.typ != 'a' {
 			t := int32(devTypChr)
 			if r.typ == 'b' {
@@ -213,6 +221,8 @@ func devicesProgram(rules []deviceRule) []byte {
 				bpfInsn{op: bpfMovK, dst: 0, imm: 0},
 				bpfInsn{op: bpfExit})
 		}
+		// LAB 02.5 END
+		// LAB 02.5 STUB: lab.WarnOnce("02.5") // no instructions: the default decides
 		// Every conditional jump goes past the end of this block.
 		for j := range block {
 			if block[j].op == bpfJneK || block[j].op == bpfJeqK {

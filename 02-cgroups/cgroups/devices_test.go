@@ -75,6 +75,10 @@ func TestDeviceRules(t *testing.T) {
 		{"deny one, other access", []specs.LinuxDeviceCgroup{{Allow: false, Type: "b", Major: i(8), Access: "w"}}, devTypBlk, devAccR, 8, 16, true},
 		{"later wins", []specs.LinuxDeviceCgroup{DenyAllDevices(), {Allow: true, Type: "c", Major: i(4), Access: "rw"}, {Allow: false, Type: "c", Major: i(4), Minor: i(1), Access: "rw"}}, devTypChr, devAccR, 4, 1, false},
 		{"later wins, other minor", []specs.LinuxDeviceCgroup{DenyAllDevices(), {Allow: true, Type: "c", Major: i(4), Access: "rw"}, {Allow: false, Type: "c", Major: i(4), Minor: i(1), Access: "rw"}}, devTypChr, devAccR, 4, 2, true},
+		{"narrow a rule: any type, one access", []specs.LinuxDeviceCgroup{{Allow: false, Type: "a", Access: "w"}}, devTypChr, devAccW, 1, 3, false},
+		{"narrow a rule, other access", []specs.LinuxDeviceCgroup{{Allow: false, Type: "a", Access: "w"}}, devTypBlk, devAccR | devAccM, 8, 0, true},
+		{"a major of any type", []specs.LinuxDeviceCgroup{DenyAllDevices(), {Allow: true, Type: "a", Major: i(7), Access: "r"}}, devTypBlk, devAccR, 7, 3, true},
+		{"a major of any type, write", []specs.LinuxDeviceCgroup{DenyAllDevices(), {Allow: true, Type: "a", Major: i(7), Access: "r"}}, devTypBlk, devAccR | devAccW, 7, 3, false},
 		{"reset forgets", []specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Major: i(4), Access: "rw"}, DenyAllDevices()}, devTypChr, devAccR, 4, 2, false},
 	} {
 		rules, err := checkDevices(tc.rules)

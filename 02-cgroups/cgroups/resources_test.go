@@ -147,7 +147,8 @@ func TestResources(t *testing.T) {
 
 func TestConversions(t *testing.T) {
 	t.Run("cpus to quota", func(t *testing.T) {
-		for cpus, want := range map[float64]int64{0.5: 50000, 1: 100000, 2: 200000, 0.01: 1000, 1.25: 125000} {
+		// 0.29*100000 is 28999.999999999996 in floating point: round, do not truncate.
+		for cpus, want := range map[float64]int64{0.5: 50000, 1: 100000, 2: 200000, 0.01: 1000, 1.25: 125000, 0.29: 29000, 0.57: 57000} {
 			q, p := CPUQuota(cpus)
 			assert.Equal(t, want, q, cpus)
 			assert.Equal(t, uint64(100000), p)
@@ -161,12 +162,13 @@ func TestConversions(t *testing.T) {
 		assert.Equal(t, "20000 100000", CPUMax(i64(20000), nil))
 	})
 	t.Run("shares to weight", func(t *testing.T) {
-		for shares, want := range map[uint64]uint64{0: 0, 2: 1, 1024: 39, 512: 20, 262144: 10000} {
+		// 1 and 300000 are outside v1's range: clamped to 2 and 262144.
+		for shares, want := range map[uint64]uint64{0: 0, 1: 1, 2: 1, 1024: 39, 512: 20, 100000: 3815, 262144: 10000, 300000: 10000} {
 			assert.Equal(t, want, SharesToWeight(shares), shares)
 		}
 	})
 	t.Run("blkio to io weight", func(t *testing.T) {
-		for w, want := range map[uint16]uint64{0: 0, 10: 1, 1000: 10000, 500: 4950} {
+		for w, want := range map[uint16]uint64{0: 0, 5: 1, 10: 1, 100: 910, 500: 4950, 1000: 10000, 2000: 10000} {
 			assert.Equal(t, want, BlkioToIOWeight(w), w)
 		}
 	})

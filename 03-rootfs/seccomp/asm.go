@@ -179,6 +179,7 @@ func argWords(i uint) (lo, hi uint32) {
 // and goes to fail otherwise. Like libseccomp, it compares unsigned 64-bit
 // values, high words first.
 func (a *assembler) compare(c specs.LinuxSeccompArg, fail int) {
+	// LAB 03.5 BEGIN: compare a 64-bit argument with 32-bit loads and jumps; fall through when it holds, go to fail when not
 	lo, hi := argWords(c.Index)
 	vlo, vhi := uint32(c.Value), uint32(c.Value>>32)
 	pass := a.label()
@@ -225,4 +226,6 @@ func (a *assembler) compare(c specs.LinuxSeccompArg, fail int) {
 		panic("seccomp: compare: unchecked op " + string(c.Op))
 	}
 	a.set(pass)
+	// LAB 03.5 END
+	// LAB 03.5 STUB: lab.WarnOnce("03.5") // no instructions: every condition holds, so a conditional rule applies to every call
 }

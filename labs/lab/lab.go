@@ -6,6 +6,7 @@ package lab
 import (
 	"fmt"
 	"os"
+	"sync"
 )
 
 // Todo returns the error a missing task produces: it names the task and the
@@ -18,4 +19,14 @@ func Todo(task string) error {
 // calls it where failing outright would also break the other tasks' tests.
 func Warn(task string) {
 	fmt.Fprintf(os.Stderr, "minibox: %v\n", Todo(task))
+}
+
+var warned sync.Map // task id -> struct{}
+
+// WarnOnce is Warn, the first time it is called for a task in this
+// process: for a stub that runs once per rule or per call.
+func WarnOnce(task string) {
+	if _, done := warned.LoadOrStore(task, struct{}{}); !done {
+		Warn(task)
+	}
 }

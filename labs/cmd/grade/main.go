@@ -1,27 +1,36 @@
 // Command grade runs the tests tied to each homework task (labs/tasks.json)
 // and prints a scoreboard.
 //
-//	go run ./labs/cmd/grade [-lab NN [-only-lab]] [-repo .] [-json FILE] [-timeout 10m]
+//	go run ./labs/cmd/grade [-lab NN [-only-lab]] [-repo .] [-reference DIR] [-json FILE] [-timeout 10m]
 //	    [-expect full|zero | -expect-zero-task NN.M] [-list-labs | -list-tasks]
 //
 // It grades lab NN and every earlier lab (so regressions show), only lab NN
-// with -only-lab, or all labs. Exit status: 0 when grading completed, 1 when
+// with -only-lab, or all labs. With -reference, it grades a copy of that
+// clean tree with the LAB region bodies of -repo spliced in (package
+// splice), and lists what -repo changed elsewhere; without it, it grades
+// -repo as it is and, when -repo has a HANDOUT.sum, lists the files changed
+// outside the regions since the handout was made. Exit status: 0 when grading completed, 1 when
 // the expectation (-expect, -expect-zero-task) is not met, 2 when it could
 // not grade (bad flags or task list, go does not run). See labs/README.md.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"minibox/labs/internal/grade"
+	"minibox/labs/internal/splice"
 	"minibox/labs/internal/tasks"
+	"minibox/labs/internal/tree"
 )
 
 func main() {
@@ -29,6 +38,8 @@ func main() {
 		lab      = flag.String("lab", "", "grade lab `NN` and every earlier lab (default: all labs)")
 		onlyLab  = flag.Bool("only-lab", false, "grade only the lab of -lab, not the earlier labs")
 		repo     = flag.String("repo", ".", "the repository (module root) to grade")
+		refDir   = flag.String("reference", "", "grade only the LAB regions of -repo, spliced into a copy of this clean `dir` (a reference checkout or a clean handout)")
+		keep     = flag.Bool("keep", false, "with -reference: keep the spliced tree and print where it is")
 		jsonFile = flag.String("json", "", "also write a JSON report (GitHub Classroom format) to `file`")
 		timeout  = flag.Duration("timeout", grade.DefaultTimeout, "go test -timeout for each package")
 		expect   = flag.String("expect", "", "exit 1 unless every graded task has full points (full), or every task of -lab scores 0 (zero)")
@@ -38,7 +49,7 @@ func main() {
 	)
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(),
-			"usage: go run ./labs/cmd/grade [-lab NN [-only-lab]] [-repo .] [-json FILE] [-timeout 10m]\n"+
+			"usage: go run ./labs/cmd/grade [-lab NN [-only-lab]] [-repo .] [-reference DIR [-keep]] [-json FILE] [-timeout 10m]\n"+
 				"           [-expect full|zero | -expect-zero-task NN.M] [-list-labs | -list-tasks]\n")
 		flag.PrintDefaults()
 	}
@@ -63,7 +74,13 @@ func main() {
 		fail("-only-lab needs -lab: it grades that lab alone")
 	}
 
-	tf, err := tasks.Load(*repo)
+	// With -reference the task list, the tests and everything else come
+	// from the clean tree.
+	taskRepo := *repo
+	if *refDir != "" {
+		taskRepo = *refDir
+	}
+	tf, err := tasks.Load(taskRepo)
 	if err != nil {
 		fail("%v", err)
 	}
@@ -97,10 +114,16 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	rep, err := grade.Run(ctx, tf, grade.Options{Repo: *repo, Lab: *lab, OnlyLab: *onlyLab, Timeout: *timeout, Run: grade.GoTest("go"), Log: os.Stderr})
+	gradeDir, notes, cleanup, err := prepare(ctx, *repo, *refDir, *keep)
 	if err != nil {
 		fail("%v", err)
 	}
+	rep, err := grade.Run(ctx, tf, grade.Options{Repo: gradeDir, Lab: *lab, OnlyLab: *onlyLab, Timeout: *timeout, Run: grade.GoTest("go"), Log: os.Stderr})
+	cleanup()
+	if err != nil {
+		fail("%v", err)
+	}
+	rep.Notes = notes
 	if ctx.Err() != nil {
 		fail("interrupted")
 	}
@@ -142,6 +165,61 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "grade: as expected (%s scores 0; not judged: %s)\n", *zeroTask, others)
 	}
+}
+
+// prepare returns the directory to grade and what the report should note
+// about the submission. With a reference it splices repo's LAB regions into
+// a temporary copy of it (cleanup removes it); without one it grades repo
+// itself and compares it with its HANDOUT.sum, if it has one.
+func prepare(ctx context.Context, repo, ref string, keep bool) (dir string, notes []string, cleanup func(), err error) {
+	cleanup = func() {}
+	if ref == "" {
+		data, err := os.ReadFile(filepath.Join(repo, tree.ManifestFile))
+		if errors.Is(err, fs.ErrNotExist) {
+			return repo, nil, cleanup, nil
+		}
+		if err != nil {
+			return "", nil, nil, err
+		}
+		sum, err := tree.ParseManifest(data)
+		if err != nil {
+			return "", nil, nil, err
+		}
+		ch, err := tree.Compare(ctx, repo, sum)
+		if err != nil {
+			return "", nil, nil, err
+		}
+		for _, l := range ch.Lines() {
+			notes = append(notes, "since the handout ("+tree.ManifestFile+"): "+l+
+				"; graded as it is here, but the teacher grades only your LAB regions, in a clean copy")
+		}
+		for _, n := range notes {
+			fmt.Fprintf(os.Stderr, "grade: %s\n", n)
+		}
+		return repo, notes, cleanup, nil
+	}
+	tmp, err := os.MkdirTemp("", "minibox-grade-")
+	if err != nil {
+		return "", nil, nil, err
+	}
+	cleanup = func() {
+		if keep {
+			fmt.Fprintf(os.Stderr, "grade: the spliced tree is kept in %s\n", tmp)
+			return
+		}
+		os.RemoveAll(tmp)
+	}
+	res, err := splice.Splice(ctx, splice.Options{Clean: ref, Submission: repo, Out: tmp})
+	if err != nil {
+		cleanup()
+		return "", nil, nil, err
+	}
+	fmt.Fprintf(os.Stderr, "grade: %d LAB regions of %s spliced into a clean copy of %s\n", len(res.Taken), repo, ref)
+	notes = res.Notes()
+	for _, n := range notes {
+		fmt.Fprintf(os.Stderr, "grade: %s\n", n)
+	}
+	return tmp, notes, cleanup, nil
 }
 
 // fail reports that grading could not happen and exits 2.

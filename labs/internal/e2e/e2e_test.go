@@ -14,6 +14,7 @@ import (
 
 	"minibox/labs/internal/grade"
 	"minibox/labs/internal/handout"
+	"minibox/labs/internal/splice"
 	"minibox/labs/internal/tasks"
 )
 
@@ -69,13 +70,27 @@ func Div(a, b int) (int, error) {
 // Describe is not homework.
 func Describe(a int) string { return fmt.Sprint(a) }
 `,
+	"internal/testkit/probe.go": `// Package testkit is the fake lesson's test helper: code outside the
+// tests that the tests trust, like minibox's probes.
+package testkit
+
+// AddOK reports whether add adds.
+func AddOK(add func(a, b int) (int, error)) bool {
+	got, err := add(2, 3)
+	return err == nil && got == 5
+}
+`,
 	"01-calc/calc/calc_test.go": `package calc
 
-import "testing"
+import (
+	"testing"
+
+	"minibox/internal/testkit"
+)
 
 func TestAdd(t *testing.T) {
 	got, err := Add(2, 3)
-	if err != nil || got != 5 {
+	if !testkit.AddOK(Add) {
 		t.Fatalf("Add(2, 3) = %d, %v; want 5", got, err)
 	}
 }
@@ -183,6 +198,155 @@ func gradeIt(t *testing.T, repo, lab string) *grade.Report {
 	return rep
 }
 
+// gradeSpliced grades sub's LAB regions spliced into a copy of clean, as
+// grade -reference does.
+func gradeSpliced(t *testing.T, clean, sub, lab string) (*grade.Report, *splice.Result) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "graded")
+	res, err := splice.Splice(context.Background(), splice.Options{Clean: clean, Submission: sub, Out: dir})
+	require.NoError(t, err)
+	rep := gradeIt(t, dir, lab)
+	t.Logf("splice notes: %q", res.Notes())
+	return rep, res
+}
+
+// writeFile replaces one file of a tree.
+func writeFile(t *testing.T, root, rel, body string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(filepath.Join(root, filepath.FromSlash(rel)), []byte(body), 0o644))
+}
+
+// scores returns each task's points.
+func scores(rep *grade.Report) map[string]int {
+	out := map[string]int{}
+	for _, l := range rep.Labs {
+		for _, ts := range l.Tasks {
+			out[ts.ID] = ts.Points
+		}
+	}
+	return out
+}
+
+// solvedCalc is a student's 01-calc/calc/calc.go: the handout with both
+// regions written (not as the reference wrote them), and the import Div
+// needs, which the handout dropped with the solution.
+const solvedCalc = `// Package calc is a fake lesson.
+package calc
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Add adds.
+func Add(a, b int) (int, error) {
+	// LAB 01.1 BEGIN: add two numbers
+	sum := b
+	sum += a
+	return sum, nil
+	// LAB 01.1 END
+	// LAB 01.1 STUB: return 0, lab.Todo("01.1")
+}
+
+// Div divides.
+func Div(a, b int) (int, error) {
+	// LAB 01.2 BEGIN: divide, refusing zero
+	if b == 0 {
+		return 0, errors.New("divide by zero")
+	}
+	return a / b, nil
+	// LAB 01.2 END
+	// LAB 01.2 STUB: return 0, lab.Todo("01.2")
+}
+
+// Describe is not homework.
+func Describe(a int) string { return fmt.Sprint(a) }
+`
+
+// TestGraderTakesOnlyTheRegions: graded against a clean tree, a submission
+// counts only for what it wrote between BEGIN and END. A probe edited to
+// pass, a test deleted, a region removed: none of it scores.
+func TestGraderTakesOnlyTheRegions(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go is not on PATH")
+	}
+	ref := fakeModule(t)
+	ctx := context.Background()
+	handoutOf := func(t *testing.T) string {
+		out := filepath.Join(t.TempDir(), "handout")
+		_, err := handout.Generate(ctx, handout.Options{Repo: ref, Out: out})
+		require.NoError(t, err)
+		return out
+	}
+	const cheat = "package testkit\n\n// AddOK always passes.\nfunc AddOK(func(a, b int) (int, error)) bool { return true }\n"
+
+	t.Run("an edited probe passes in the student's own tree, and scores 0 against the reference", func(t *testing.T) {
+		sub := handoutOf(t)
+		writeFile(t, sub, "internal/testkit/probe.go", cheat)
+
+		// Graded as it is, the cheat works, but HANDOUT.sum names the file.
+		tf, err := tasks.Load(sub)
+		require.NoError(t, err)
+		own, err := grade.Run(ctx, tf, grade.Options{Repo: sub, Lab: "01", Run: grade.GoTest("go")})
+		require.NoError(t, err)
+		assert.Equal(t, 60, scores(own)["01.1"], "the hole the splice closes")
+
+		for _, clean := range []string{ref, handoutOf(t)} {
+			rep, res := gradeSpliced(t, clean, sub, "01")
+			assert.Equal(t, map[string]int{"01.1": 0, "01.2": 0}, scores(rep))
+			assert.Equal(t, []string{"internal/testkit/probe.go"}, res.Outside.Changed)
+			assert.Empty(t, res.Outside.Added)
+			assert.Empty(t, res.Outside.Removed)
+			assert.Contains(t, strings.Join(res.Notes(), "\n"),
+				"submission: changed outside LAB regions: internal/testkit/probe.go (ignored: graded with the clean copies)")
+		}
+	})
+
+	t.Run("a submission that only wrote its regions grades as it would alone", func(t *testing.T) {
+		sub := handoutOf(t)
+		writeFile(t, sub, "01-calc/calc/calc.go", solvedCalc)
+		rep, res := gradeSpliced(t, ref, sub, "")
+		assert.Equal(t, map[string]int{"01.1": 60, "01.2": 40, "02.1": 0}, scores(rep), "02.1 is still its stub")
+		assert.True(t, res.Outside.Empty(), "imports are not changes outside the regions: %v", res.Outside.Lines())
+		assert.Empty(t, res.Stubbed)
+		assert.Len(t, res.Taken, 3)
+	})
+
+	t.Run("edited tests, task list and new files are ignored", func(t *testing.T) {
+		sub := handoutOf(t)
+		writeFile(t, sub, "01-calc/calc/calc_test.go", "package calc\n\nimport \"testing\"\n\nfunc TestAdd(*testing.T) {}\n\nfunc TestDiv(*testing.T) {}\n")
+		writeFile(t, sub, "labs/tasks.json", strings.ReplaceAll(taskJSON, `"points": 60`, `"points": 600`))
+		writeFile(t, sub, "01-calc/calc/extra.go", "package calc\n")
+		rep, res := gradeSpliced(t, ref, sub, "01")
+		assert.Equal(t, map[string]int{"01.1": 0, "01.2": 0}, scores(rep))
+		assert.Equal(t, 100, rep.MaxPoints, "the reference's task list")
+		assert.Equal(t, []string{"01-calc/calc/calc_test.go", "labs/tasks.json"}, res.Outside.Changed)
+		assert.Equal(t, []string{"01-calc/calc/extra.go"}, res.Outside.Added)
+	})
+
+	t.Run("a region without its markers is graded as its stub, not as the reference", func(t *testing.T) {
+		sub := handoutOf(t)
+		noMarkers := strings.Replace(solvedCalc, "\t// LAB 01.2 BEGIN: divide, refusing zero\n", "", 1)
+		noMarkers = strings.Replace(noMarkers, "\t// LAB 01.2 END\n\t// LAB 01.2 STUB: return 0, lab.Todo(\"01.2\")\n", "", 1)
+		writeFile(t, sub, "01-calc/calc/calc.go", noMarkers)
+		rep, res := gradeSpliced(t, ref, sub, "01")
+		assert.Equal(t, map[string]int{"01.1": 60, "01.2": 0}, scores(rep))
+		require.Len(t, res.Stubbed, 1)
+		assert.Contains(t, res.Stubbed[0], "01.2 01-calc/calc/calc.go:")
+		assert.Equal(t, []string{"01-calc/calc/calc.go"}, res.Outside.Changed, "the markers are outside the bodies")
+	})
+
+	t.Run("a region may not import the test helpers", func(t *testing.T) {
+		sub := handoutOf(t)
+		sneaky := strings.Replace(solvedCalc, "\t\"fmt\"\n", "\t\"fmt\"\n\n\t\"minibox/internal/testkit\"\n", 1)
+		sneaky = strings.Replace(sneaky, "\tsum := b\n", "\t_ = testkit.AddOK\n\tsum := b\n", 1)
+		writeFile(t, sub, "01-calc/calc/calc.go", sneaky)
+		rep, res := gradeSpliced(t, ref, sub, "01")
+		assert.Equal(t, 0, scores(rep)["01.1"], "the package does not build without the import")
+		assert.Equal(t, []string{`01-calc/calc/calc.go: "minibox/internal/testkit"`}, res.Refused)
+	})
+}
+
 func TestHandoutAndGrade(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("go is not on PATH")
@@ -211,7 +375,7 @@ func TestHandoutAndGrade(t *testing.T) {
 		}
 		// The stub's failure names the task.
 		rep := gradeIt(t, out, "01")
-		assert.Contains(t, strings.Join(rep.Labs[0].Tasks[0].Tests[0].Output, "\n"), "calc_test.go:8: Add(2, 3) = 0, LAB 01.1")
+		assert.Contains(t, strings.Join(rep.Labs[0].Tasks[0].Tests[0].Output, "\n"), "calc_test.go:12: Add(2, 3) = 0, LAB 01.1")
 	})
 
 	t.Run("each task scores 0 on its own stub", func(t *testing.T) {

@@ -50,6 +50,9 @@ type Report struct {
 	Labs      []LabScore `json:"labs"`
 	Points    int        `json:"points"`
 	MaxPoints int        `json:"max_points"`
+	// Notes say what the grader saw of the submission besides the tests:
+	// files changed outside the LAB regions, regions graded as stubs.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // LabScore is one lab's score.

@@ -45,6 +45,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	fmt.Fprintf(w, "total: %d/%d points (%d%%)\n", r.Points, r.MaxPoints, r.Percent())
+	if len(r.Notes) > 0 {
+		fmt.Fprintln(w, "\nAbout the submission:")
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "  %s\n", n)
+		}
+	}
 
 	skipped := false
 	first := true
@@ -107,6 +113,7 @@ type Classroom struct {
 	Tests    []ClassroomTest `json:"tests"`
 	Total    int             `json:"total"`
 	Labs     []LabScore      `json:"labs"`
+	Notes    []string        `json:"notes,omitempty"`
 }
 
 // ClassroomTest is one task in the Classroom format.
@@ -124,7 +131,7 @@ type ClassroomTest struct {
 
 // Classroom converts the report, one Classroom test per task.
 func (r *Report) Classroom() Classroom {
-	c := Classroom{Version: 1, Status: "pass", MaxScore: r.MaxPoints, Total: r.Points, Labs: r.Labs, Tests: []ClassroomTest{}}
+	c := Classroom{Version: 1, Status: "pass", MaxScore: r.MaxPoints, Total: r.Points, Labs: r.Labs, Notes: r.Notes, Tests: []ClassroomTest{}}
 	for _, l := range r.Labs {
 		for _, t := range l.Tasks {
 			ct := ClassroomTest{

@@ -19,6 +19,7 @@ import (
 
 	"minibox/labs/internal/regions"
 	"minibox/labs/internal/tasks"
+	"minibox/labs/internal/tree"
 )
 
 // Options says what to hand out and where.
@@ -40,7 +41,7 @@ type Options struct {
 // handout never gets (besides .git): .ci is the reference's own CI, which
 // checks the homework machinery and would fail in a student copy. The
 // handout has no CI of its own (see labs/README.md, GitHub Classroom).
-var Excluded = []string{".ci"}
+var Excluded = tree.Excluded
 
 // Location is a place in a file, with a slash-separated path relative to the
 // repository root.
@@ -57,7 +58,7 @@ type Replaced struct {
 	ID    string   // task id
 	Title string   // the BEGIN line's title
 	At    Location // the BEGIN line in the reference
-	Todo  Location // the TODO line in the handout
+	Todo  Location // the BEGIN line in the handout, where the student writes
 }
 
 // Result is what Generate did.
@@ -110,7 +111,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 
-	files, err := listFiles(ctx, repo, out)
+	files, err := tree.ListFiles(ctx, repo, out)
 	if err != nil {
 		return nil, err
 	}
@@ -154,15 +155,19 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 			continue
 		}
 		rewritten[rel] = hout
-		todos, _ := regions.Markers(rel, hout)
+		// The handout keeps every region; find the replaced ones again.
+		after, err := regions.Parse(rel, hout)
+		if err != nil {
+			return nil, fmt.Errorf("%s: the handout version lost its markers: %w", rel, err)
+		}
 		k := 0
-		for _, m := range todos {
-			if m.Kind != regions.Todo || k >= len(replaced) || m.ID != replaced[k].ID {
+		for _, m := range after {
+			if k >= len(replaced) || !handOut(m.ID) || m.ID != replaced[k].ID {
 				continue
 			}
 			r := replaced[k]
 			res.Replaced = append(res.Replaced, Replaced{ID: r.ID, Title: r.Title,
-				At: Location{rel, r.Begin}, Todo: Location{rel, m.Line}})
+				At: Location{rel, r.Begin}, Todo: Location{rel, m.Begin}})
 			k++
 		}
 	}
@@ -213,6 +218,16 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	}
 	md := Markdown(tf, res)
 	if err := os.WriteFile(filepath.Join(out, "HANDOUT.md"), []byte(md), 0o644); err != nil {
+		return nil, err
+	}
+	res.Copied++
+	// HANDOUT.sum: what the student is not to change, so that the grader
+	// can tell them when they did (see labs/README.md).
+	sum, err := tree.ManifestOf(out, files)
+	if err != nil {
+		return nil, fmt.Errorf("hash the handout: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(out, tree.ManifestFile), sum.Format(), 0o644); err != nil {
 		return nil, err
 	}
 	res.Copied++
@@ -324,83 +339,6 @@ func checkEmpty(dir string) error {
 	return nil
 }
 
-// listFiles returns the files to copy as slash-separated paths relative to
-// repo, sorted: in a git work tree the tracked and the untracked but not
-// ignored files (git ls-files --cached --others --exclude-standard), else
-// every file of a walk. Never anything under .git, under out or under an
-// Excluded folder.
-func listFiles(ctx context.Context, repo, out string) ([]string, error) {
-	var files []string
-	if isWorkTree(ctx, repo) {
-		cmd := exec.CommandContext(ctx, "git", "-C", repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		b, err := cmd.Output()
-		if err != nil {
-			return nil, fmt.Errorf("git ls-files: %w: %s", err, strings.TrimSpace(stderr.String()))
-		}
-		for _, f := range strings.Split(string(b), "\x00") {
-			if f != "" {
-				files = append(files, f)
-			}
-		}
-	} else {
-		err := filepath.WalkDir(repo, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() && (d.Name() == ".git" || p == out) {
-				return filepath.SkipDir
-			}
-			if d.IsDir() {
-				return nil
-			}
-			rel, err := filepath.Rel(repo, p)
-			if err != nil {
-				return err
-			}
-			files = append(files, filepath.ToSlash(rel))
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("list files: %w", err)
-		}
-	}
-	outRel, err := filepath.Rel(repo, out)
-	if err != nil {
-		return nil, err
-	}
-	outRel = filepath.ToSlash(outRel)
-	kept := files[:0]
-	seen := map[string]bool{}
-	for _, f := range files {
-		if seen[f] || f == ".git" || strings.HasPrefix(f, ".git/") || strings.Contains(f, "/.git/") ||
-			f == outRel || strings.HasPrefix(f, outRel+"/") || excluded(f) {
-			continue
-		}
-		seen[f] = true
-		kept = append(kept, f)
-	}
-	sort.Strings(kept)
-	return kept, nil
-}
-
-// excluded reports whether rel is in one of the Excluded top-level folders.
-func excluded(rel string) bool {
-	for _, dir := range Excluded {
-		if rel == dir || strings.HasPrefix(rel, dir+"/") {
-			return true
-		}
-	}
-	return false
-}
-
-// isWorkTree reports whether dir is inside a git work tree (and git runs).
-func isWorkTree(ctx context.Context, dir string) bool {
-	b, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--is-inside-work-tree").Output()
-	return err == nil && strings.TrimSpace(string(b)) == "true"
-}
-
 // copyFile copies repo/rel to out/rel (data instead of the content when data
 // is not nil), keeping the permission bits and symlinks. It returns how many
 // files it wrote: 0 for a path that is gone or is a directory (a submodule).
@@ -455,9 +393,13 @@ func Markdown(tf *tasks.File, res *Result) string {
 	var b strings.Builder
 	b.WriteString("# minibox: your homework\n\n")
 	b.WriteString("This copy of minibox has the lesson code with some parts left for you to\n")
-	b.WriteString("write. Each part is a task: in the code it is a comment\n")
-	b.WriteString("`// LAB NN.M TODO: ...` followed by a stub that fails with `lab.Todo(\"NN.M\")`.\n")
-	b.WriteString("Replace the stub with your code. labs/README.md explains how it works.\n\n")
+	b.WriteString("write. Each part is a task: in the code it is a region between the comments\n")
+	b.WriteString("`// LAB NN.M BEGIN: ...` and `// LAB NN.M END`, which holds a stub that fails\n")
+	b.WriteString("with `lab.Todo(\"NN.M\")` or warns with `lab.Warn(\"NN.M\")`. Replace the stub with\n")
+	b.WriteString("your code, between those two lines, and keep the lines themselves (and the\n")
+	b.WriteString("`STUB` lines after END). Only what lies between BEGIN and END is graded: the\n")
+	b.WriteString("teacher's grader copies it into a clean tree, so a change anywhere else counts\n")
+	b.WriteString("for nothing (imports excepted). labs/README.md explains how it works.\n\n")
 	todo := map[string][]Location{}
 	for _, r := range res.Replaced {
 		todo[r.ID] = append(todo[r.ID], r.Todo)

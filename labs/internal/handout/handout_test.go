@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"minibox/labs/internal/regions"
+	"minibox/labs/internal/tree"
 )
 
 const taskJSON = `{
@@ -119,6 +120,7 @@ func TestGenerateAll(t *testing.T) {
 	assert.Equal(t, 2, res.Rewritten)
 	require.Len(t, res.Replaced, 3)
 	assert.Equal(t, Replaced{ID: "01.1", Title: "return one", At: Location{"01-a/a.go", 10}, Todo: Location{"01-a/a.go", 7}}, res.Replaced[0])
+	assert.Equal(t, Location{"01-a/a.go", 15}, res.Replaced[1].Todo)
 	assert.Equal(t, "01.1 01-a/a.go:10\n01.2 01-a/a.go:18\n02.1 02-b/b.go:5\n", log.String())
 
 	a := read(t, filepath.Join(out, "01-a/a.go"))
@@ -128,17 +130,21 @@ import "minibox/labs/lab"
 
 // One returns one.
 func One() (int, error) {
-	// LAB 01.1 TODO: return one
+	// LAB 01.1 BEGIN: return one
 	return 0, lab.Todo("01.1")
+	// LAB 01.1 END
+	// LAB 01.1 STUB: return 0, lab.Todo("01.1")
 }
 
 // Two returns an error.
 func Two() error {
-	// LAB 01.2 TODO: make an error
+	// LAB 01.2 BEGIN: make an error
 	return lab.Todo("01.2")
+	// LAB 01.2 END
+	// LAB 01.2 STUB: return lab.Todo("01.2")
 }
 `, a)
-	assert.Contains(t, read(t, filepath.Join(out, "02-b/b.go")), "\t// LAB 02.1 TODO: return three\n\treturn 0\n}")
+	assert.Contains(t, read(t, filepath.Join(out, "02-b/b.go")), "\t// LAB 02.1 BEGIN: return three\n\treturn 0\n\t// LAB 02.1 END\n")
 	assert.Equal(t, "// LAB 09.9 BEGIN: not Go, not scanned\n", read(t, filepath.Join(out, "02-b/notes.txt")))
 
 	// Everything else is copied as it is, .git never.
@@ -158,7 +164,16 @@ func Two() error {
 	assert.Contains(t, md, "- **01.1** one (50 points): `01-a/a.go:7`")
 	assert.Contains(t, md, "sudo make grade LAB=01")
 	assert.NotContains(t, md, "Already solved")
-	assert.Equal(t, 10, res.Copied) // 10 files + a symlink - .git and .ci files + HANDOUT.md
+	assert.Equal(t, 11, res.Copied) // 10 files + a symlink - .git and .ci files + HANDOUT.md and HANDOUT.sum
+
+	// HANDOUT.sum has the skeleton hash of every file but the generated ones.
+	sum, err := tree.ParseManifest([]byte(read(t, filepath.Join(out, tree.ManifestFile))))
+	require.NoError(t, err)
+	assert.Len(t, sum, 9)
+	assert.NotContains(t, sum, "HANDOUT.md")
+	h, err := tree.FileHash(out, "01-a/a.go")
+	require.NoError(t, err)
+	assert.Equal(t, h, sum["01-a/a.go"])
 }
 
 func TestGenerateFrom(t *testing.T) {
@@ -184,9 +199,9 @@ func TestGenerateFrom(t *testing.T) {
 // TestGenerateOnly: -only stubs exactly the named tasks; every other region,
 // of any lab, stays solved byte for byte.
 func TestGenerateOnly(t *testing.T) {
-	stubA1 := "\t// LAB 01.1 TODO: return one\n\treturn 0, lab.Todo(\"01.1\")\n"
-	stubA2 := "\t// LAB 01.2 TODO: make an error\n\treturn lab.Todo(\"01.2\")\n"
-	stubB := "\t// LAB 02.1 TODO: return three\n\treturn 0\n"
+	stubA1 := "\t// LAB 01.1 BEGIN: return one\n\treturn 0, lab.Todo(\"01.1\")\n\t// LAB 01.1 END\n"
+	stubA2 := "\t// LAB 01.2 BEGIN: make an error\n\treturn lab.Todo(\"01.2\")\n\t// LAB 01.2 END\n"
+	stubB := "\t// LAB 02.1 BEGIN: return three\n\treturn 0\n\t// LAB 02.1 END\n"
 	for _, tc := range []struct {
 		name     string
 		only     []string
@@ -252,8 +267,16 @@ func TestGenerateOnly(t *testing.T) {
 				for _, stub := range f.stubs {
 					assert.Contains(t, got, stub)
 				}
-				assert.Equal(t, len(f.stubs), strings.Count(got, " TODO: "), "%s: only the selected regions are stubs", f.name)
-				assert.Equal(t, strings.Count(f.ref, " BEGIN: ")-len(f.stubs), strings.Count(got, " BEGIN: "), "%s: the other regions stay, markers and all", f.name)
+				for _, solved := range []string{"\treturn 1, nil\n", "\treturn errors.New(fmt.Sprint(2))\n", "\treturn 3\n"} {
+					if strings.Contains(f.ref, solved) {
+						stubbed := false
+						for _, stub := range f.stubs {
+							stubbed = stubbed || strings.Contains(f.ref, strings.SplitN(stub, "\n", 2)[0]+"\n"+solved)
+						}
+						assert.Equal(t, !stubbed, strings.Contains(got, solved), "%s: only the selected regions are stubs (%q)", f.name, solved)
+					}
+				}
+				assert.Equal(t, strings.Count(f.ref, " BEGIN: "), strings.Count(got, " BEGIN: "), "%s: every region keeps its markers", f.name)
 			}
 			md := read(t, filepath.Join(out, "HANDOUT.md"))
 			for _, want := range tc.md {

@@ -9,11 +9,16 @@
 //	// LAB 01.1 STUB: return 0, lab.Todo("01.1")
 //
 // A marker is a // comment alone on its line (found with go/scanner, so
-// markers quoted inside string literals are not markers). In the handout a
-// region, BEGIN through its last STUB line, becomes
+// markers quoted inside string literals are not markers). In the handout the
+// markers stay and the region's body becomes its stub:
 //
-//	// LAB 01.1 TODO: turn the spec's namespaces into clone flags
+//	// LAB 01.1 BEGIN: turn the spec's namespaces into clone flags
 //	return 0, lab.Todo("01.1")
+//	// LAB 01.1 END
+//	// LAB 01.1 STUB: return 0, lab.Todo("01.1")
+//
+// so the student's code is whatever lies between BEGIN and END, and the
+// grader can take exactly that (see package splice).
 package regions
 
 import (
@@ -327,7 +332,9 @@ func Parse(filename string, src []byte) ([]Region, error) {
 	return regions, nil
 }
 
-// TodoLine is the comment that stands for a replaced region in the handout.
+// TodoLine is the comment that stood for a replaced region in handouts
+// before the markers were kept (TODO markers are still accepted outside
+// regions).
 func TodoLine(r Region) string {
 	if r.Title == "" {
 		return "// LAB " + r.ID + " TODO"
@@ -335,12 +342,38 @@ func TodoLine(r Region) string {
 	return "// LAB " + r.ID + " " + Todo + ": " + r.Title
 }
 
-// Replace returns src with each of the given regions (lines Begin..Last)
-// replaced by its TODO line and its stub lines at the BEGIN line's
-// indentation. Empty stub lines produce no line. The regions must come from
-// Parse of the same src; Replace changes text only (see Rewrite for imports
-// and formatting).
+// StubBody returns the region's stub as body lines: one line per non-empty
+// STUB line, at the BEGIN line's indentation.
+func StubBody(r Region) []string {
+	var out []string
+	for _, s := range r.Stubs {
+		if s != "" {
+			out = append(out, r.Indent+s)
+		}
+	}
+	return out
+}
+
+// Replace returns src with the body of each of the given regions (the lines
+// between BEGIN and END) replaced by its stub (StubBody). The markers stay:
+// a handout holds the same regions as the reference, with the stubs as
+// their bodies, so that the student's code between BEGIN and END can be
+// found again (the grader splices it into a clean tree). The regions must
+// come from Parse of the same src; Replace changes text only (see Rewrite
+// for imports and formatting).
 func Replace(src []byte, regions []Region) []byte {
+	bodies := make([][]string, len(regions))
+	for i, r := range regions {
+		bodies[i] = StubBody(r)
+	}
+	return ReplaceBodies(src, regions, bodies)
+}
+
+// ReplaceBodies returns src with the body of regions[i] (the lines between
+// its BEGIN and END) replaced by bodies[i], lines without their newline.
+// The BEGIN, END and STUB lines stay as they are. The regions must come
+// from Parse of the same src, in order.
+func ReplaceBodies(src []byte, regions []Region, bodies [][]string) []byte {
 	if len(regions) == 0 {
 		return src
 	}
@@ -349,24 +382,34 @@ func Replace(src []byte, regions []Region) []byte {
 	b.Grow(len(src))
 	next := 0 // index into regions, which are in line order
 	for i := 0; i < len(lines); i++ {
+		b.WriteString(lines[i])
 		line := i + 1
 		if next < len(regions) && regions[next].Begin == line {
-			r := regions[next]
+			r, body := regions[next], bodies[next]
 			next++
 			nl := "\n"
-			if strings.HasSuffix(lines[r.Last-1], "\r\n") {
+			if strings.HasSuffix(lines[r.Begin-1], "\r\n") {
 				nl = "\r\n"
 			}
-			b.WriteString(r.Indent + TodoLine(r) + nl)
-			for _, s := range r.Stubs {
-				if s != "" {
-					b.WriteString(r.Indent + s + nl)
-				}
+			if !strings.HasSuffix(lines[i], "\n") {
+				b.WriteString(nl)
 			}
-			i = r.Last - 1
-			continue
+			for _, l := range body {
+				b.WriteString(l + nl)
+			}
+			i = r.End - 2 // the loop writes END next
 		}
-		b.WriteString(lines[i])
 	}
 	return []byte(b.String())
+}
+
+// Body returns the lines between the region's BEGIN and END in src (without
+// their newlines): the code the region holds.
+func Body(src []byte, r Region) []string {
+	lines := strings.SplitAfter(string(src), "\n")
+	var out []string
+	for i := r.Begin; i < r.End-1 && i < len(lines); i++ {
+		out = append(out, strings.TrimRight(lines[i], "\r\n"))
+	}
+	return out
 }

@@ -193,14 +193,19 @@ func TestReplace(t *testing.T) {
 			"package p",
 			"",
 			"func f() (int, error) {",
-			"\t// LAB 01.1 TODO: flags",
+			"\t// LAB 01.1 BEGIN: flags",
 			"\treturn 0, lab.Todo(\"01.1\")",
+			"\t// LAB 01.1 END",
+			"\t// LAB 01.1 STUB: return 0, lab.Todo(\"01.1\")",
 			"}",
 			"",
 			"func g() error {",
-			"\t// LAB 02.1 TODO: more",
+			"\t// LAB 02.1 BEGIN: more",
 			"\tlab.Warn(\"02.1\")",
 			"\treturn nil",
+			"\t// LAB 02.1 END",
+			"\t// LAB 02.1 STUB: lab.Warn(\"02.1\")",
+			"\t// LAB 02.1 STUB: return nil",
 			"\treturn nil",
 			"}",
 		)), string(got))
@@ -208,7 +213,7 @@ func TestReplace(t *testing.T) {
 	t.Run("some", func(t *testing.T) {
 		got := Replace(in, regions[1:])
 		assert.Contains(t, string(got), "// LAB 01.1 BEGIN: flags\n\treturn 1, nil\n")
-		assert.Contains(t, string(got), "\t// LAB 02.1 TODO: more\n\tlab.Warn(\"02.1\")\n")
+		assert.Contains(t, string(got), "\t// LAB 02.1 BEGIN: more\n\tlab.Warn(\"02.1\")\n\treturn nil\n\t// LAB 02.1 END\n")
 	})
 	t.Run("none", func(t *testing.T) {
 		assert.Equal(t, in, Replace(in, nil))
@@ -217,7 +222,7 @@ func TestReplace(t *testing.T) {
 		in := []byte("package p\n// LAB 01.1 BEGIN: x\n// LAB 01.1 END\n// LAB 01.1 STUB: var x = 1")
 		r, err := Parse("f.go", in)
 		require.NoError(t, err)
-		assert.Equal(t, "package p\n// LAB 01.1 TODO: x\nvar x = 1\n", string(Replace(in, r)))
+		assert.Equal(t, "package p\n// LAB 01.1 BEGIN: x\nvar x = 1\n// LAB 01.1 END\n// LAB 01.1 STUB: var x = 1", string(Replace(in, r)))
 	})
 }
 
@@ -266,8 +271,10 @@ func TestRewrite(t *testing.T) {
 			"}",
 			"",
 			"func g() string {",
-			"\t// LAB 02.1 TODO: env",
+			"\t// LAB 02.1 BEGIN: env",
 			"\treturn \"\"",
+			"\t// LAB 02.1 END",
+			"\t// LAB 02.1 STUB: return \"\"",
 			"}",
 		)), string(out))
 	})
@@ -281,19 +288,25 @@ func TestRewrite(t *testing.T) {
 			"import \"minibox/labs/lab\"",
 			"",
 			"func f() error {",
-			"\t// LAB 01.1 TODO: print",
+			"\t// LAB 01.1 BEGIN: print",
 			"\treturn lab.Todo(\"01.1\")",
+			"\t// LAB 01.1 END",
+			"\t// LAB 01.1 STUB: return lab.Todo(\"01.1\")",
 			"}",
 			"",
 			"func g() string {",
-			"\t// LAB 02.1 TODO: env",
+			"\t// LAB 02.1 BEGIN: env",
 			"\treturn \"\"",
+			"\t// LAB 02.1 END",
+			"\t// LAB 02.1 STUB: return \"\"",
 			"}",
 		)), string(out))
-		// The handout parses as regions again: only TODO lines are left.
+		// The handout holds the same regions, with the stubs as their bodies.
 		regions, err := Parse("p/f.go", out)
 		require.NoError(t, err)
-		assert.Empty(t, regions)
+		require.Len(t, regions, 2)
+		assert.Equal(t, []string{"\treturn lab.Todo(\"01.1\")"}, Body(out, regions[0]))
+		assert.Equal(t, []string{"\treturn \"\""}, Body(out, regions[1]))
 	})
 	t.Run("none", func(t *testing.T) {
 		out, replaced, err := Rewrite("p/f.go", in, func(string) bool { return false })
