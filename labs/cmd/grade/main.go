@@ -198,11 +198,12 @@ func prepare(ctx context.Context, repo, ref string, keep bool) (dir string, note
 		}
 		return repo, notes, cleanup, nil
 	}
-	tmp, err := os.MkdirTemp("", "minibox-grade-")
+	tmp, release, err := workDir()
 	if err != nil {
 		return "", nil, nil, err
 	}
 	cleanup = func() {
+		defer release()
 		if keep {
 			fmt.Fprintf(os.Stderr, "grade: the spliced tree is kept in %s\n", tmp)
 			return
@@ -220,6 +221,59 @@ func prepare(ctx context.Context, repo, ref string, keep bool) (dir string, note
 		fmt.Fprintf(os.Stderr, "grade: %s\n", n)
 	}
 	return tmp, notes, cleanup, nil
+}
+
+// workDir returns the directory to splice a submission into, and a function
+// that gives it back. It is the same path every time, so that go build and
+// go vet find the packages of the previous submission in their cache (the
+// cache keys a package by its directory): a teacher's 100 submissions then
+// compile only what each student wrote. A second grader running at the same
+// moment gets a directory of its own.
+func workDir() (string, func(), error) {
+	base := filepath.Join(os.TempDir(), fmt.Sprintf("minibox-grade-%d", os.Getuid()))
+	if d, ok := lockWorkDir(base); ok {
+		return base, func() { d.Close() }, nil
+	}
+	tmp, err := os.MkdirTemp("", "minibox-grade-")
+	return tmp, func() {}, err
+}
+
+// lockWorkDir makes (or takes over) dir, locks it with flock(2) and empties
+// it. It refuses a dir that is a symlink or not ours (a shared /tmp), one
+// that another grader holds, and one that was removed while we waited.
+func lockWorkDir(dir string) (*os.File, bool) {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, false
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil || !fi.IsDir() || fi.Sys().(*syscall.Stat_t).Uid != uint32(os.Getuid()) {
+		return nil, false
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, false
+	}
+	if syscall.Flock(int(d.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		d.Close()
+		return nil, false
+	}
+	held, err := d.Stat()
+	if err != nil || !os.SameFile(fi, held) {
+		d.Close()
+		return nil, false
+	}
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		d.Close()
+		return nil, false
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			d.Close()
+			return nil, false
+		}
+	}
+	return d, true
 }
 
 // fail reports that grading could not happen and exits 2.
