@@ -88,8 +88,9 @@ func DefaultProfile() *Profile {
 	for _, family := range []uint64{13, 14, 15, 16, 17, 18, 21, 22, 24, 26, 27, 28, 29, 30, 31, 32, 33, 35, 36, 39, 41, 42, 43, 44, 45} {
 		p.Syscalls = append(p.Syscalls, argEq("socket", 0, family))
 	}
-	// personality(2): PER_LINUX, UNAME26, PER_LINUX|ADDR_NO_RANDOMIZE
-	// (what `setarch -R` asks), UNAME26 with it, and the query 0xffffffff.
+	// personality(2): PER_LINUX (0), PER_LINUX32 (0x8), UNAME26 (0x20000),
+	// UNAME26|PER_LINUX32, and the query 0xffffffff. ADDR_NO_RANDOMIZE
+	// (0x0040000, what `setarch -R` asks) is not among them: it is denied.
 	for _, persona := range []uint64{0x0, 0x8, 0x20000, 0x20008, 0xffffffff} {
 		p.Syscalls = append(p.Syscalls, argEq("personality", 0, persona))
 	}
