@@ -74,6 +74,9 @@ type ExecOptions struct {
 // the container's own process from its saved config, with args instead of
 // its command and no terminal, as runc's exec builds it.
 func (r *Runtime) ProcessFor(id string, args []string) (*specs.Process, error) {
+	if _, err := r.Store.Load(id); err != nil {
+		return nil, err
+	}
 	spec, err := r.config(id)
 	if err != nil {
 		return nil, err
@@ -201,8 +204,11 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		}
 	}
 	if o.Detach {
-		// Not waited for: when we exit, the kernel gives the process to
-		// the container's init, the reaper of the PID namespace it is in.
+		// Not waited for. When we exit, the kernel gives the orphan to
+		// the nearest "child subreaper" among our ancestors (a shim, the
+		// engine's monitor), else to the host's PID 1: the reaper is
+		// looked for in the PID namespace of the parent that died, ours,
+		// not in the container's (see PR_SET_CHILD_SUBREAPER, prctl(2)).
 		return 0, nil
 	}
 	stopSignals := forwardSignals(pid)
@@ -323,7 +329,7 @@ func execConsole(o ExecOptions, terminal bool) (console, ours *os.File, err erro
 // environment, and these descriptors after stdio.
 const (
 	execEnv    = "_MINIBOX_EXEC"
-	execArg    = "exec-init"
+	execArg    = "init" // as the init's: a test binary knows it (testkit.MainProgram)
 	execSpecFd = 3 // the spec, JSON, then EOF
 	execErrFd  = 4 // a namespaces.StartError on failure; EOF at execve
 	execMntFd  = 5 // the init's mount namespace (-1: the host's is theirs)
