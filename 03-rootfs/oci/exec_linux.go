@@ -330,9 +330,9 @@ func execConsole(o ExecOptions, terminal bool) (console, ours *os.File, err erro
 const (
 	execEnv    = "_MINIBOX_EXEC"
 	execArg    = "init" // as the init's: a test binary knows it (testkit.MainProgram)
-	execSpecFd = 3 // the spec, JSON, then EOF
-	execErrFd  = 4 // a namespaces.StartError on failure; EOF at execve
-	execMntFd  = 5 // the init's mount namespace (-1: the host's is theirs)
+	execSpecFd = 3      // the spec, JSON, then EOF
+	execErrFd  = 4      // a namespaces.StartError on failure; EOF at execve
+	execMntFd  = 5      // the init's mount namespace (-1: the host's is theirs)
 	// consoleFd (7) is the console socket, as for the init (Console).
 )
 
