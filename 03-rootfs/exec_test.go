@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -24,19 +25,28 @@ import (
 // An OCI runtime under test: ours or runc, each with a state directory of
 // its own, over the same bundle.
 type ociRuntime struct {
-	name string
-	run  func(b *runtimeBox, args ...string) testkit.Result
+	name    string
+	command func(b *runtimeBox, args ...string) *exec.Cmd // with --root
+	run     func(b *runtimeBox, args ...string) testkit.Result
 }
 
 // runtimes are ours and, when installed, runc: the exec tests run against
 // both, to show that the bundle and the command line match runc's.
 func runtimes(t *testing.T) []ociRuntime {
-	list := []ociRuntime{{"minibox", func(b *runtimeBox, args ...string) testkit.Result { return b.cmd(args...) }}}
+	list := []ociRuntime{{
+		name: "minibox",
+		command: func(b *runtimeBox, args ...string) *exec.Cmd {
+			return testkit.Command(testkit.Self(t), append([]string{"--root", b.root}, args...)...)
+		},
+		run: func(b *runtimeBox, args ...string) testkit.Result { return b.cmd(args...) },
+	}}
 	if _, err := exec.LookPath("runc"); err == nil {
 		root := t.TempDir()
-		list = append(list, ociRuntime{"runc", func(b *runtimeBox, args ...string) testkit.Result {
-			return b.runc(root, args...)
-		}})
+		list = append(list, ociRuntime{
+			name:    "runc",
+			command: func(b *runtimeBox, args ...string) *exec.Cmd { return exec.Command("runc", append([]string{"--root", root}, args...)...) },
+			run:     func(b *runtimeBox, args ...string) testkit.Result { return b.runc(root, args...) },
+		})
 	} else if testkit.Strict() {
 		t.Fatal("runc is missing (apt-get install runc): the exec tests compare against it")
 	}
@@ -130,6 +140,10 @@ func TestExecProcessSettings(t *testing.T) {
 			b := newBundle(t, "sleep", "1000")
 			b.spec.Process.NoNewPrivileges = false
 			b.spec.Process.Env = append(b.spec.Process.Env, "FROM_SPEC=yes")
+			// The container's seccomp filter binds the exec process too.
+			b.spec.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+				{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno},
+			}}
 			id, pid := b.started(rt)
 
 			status := func(pid string) map[string][]string {
@@ -159,6 +173,11 @@ func TestExecProcessSettings(t *testing.T) {
 			// A non-root user's capabilities end at execve(2) unless
 			// they are ambient (capabilities(7)): the bundle has none.
 			assert.Equal(t, []string{"0000000000000000"}, facts["CapEff"], r.Stdout)
+
+			r = rt.run(b, "exec", id, "sh", "-c", "grep Seccomp: /proc/self/status; mkdir /tmp/sc && echo made")
+			assert.NotEqual(t, 0, r.Code)
+			assert.Regexp(t, `^Seccomp:\s+2\n$`, r.Stdout, "in filter mode")
+			assert.Contains(t, r.Stderr, "Operation not permitted")
 
 			// --cap adds to root's.
 			r = rt.run(b, "exec", "--cap", "CAP_SYS_TIME", id, "sh", "-c", script)
@@ -406,3 +425,68 @@ func TestExecRefusesAStoppedContainer(t *testing.T) {
 		})
 	}
 }
+
+// TestCreateKeepsTheCallersStdio: without a terminal, the container's
+// stdin, stdout and stderr are what `create` was started with, as runc's
+// (a shim hands it pipes or files and keeps the other ends).
+func TestCreateKeepsTheCallersStdio(t *testing.T) {
+	testkit.Root(t)
+	for _, rt := range runtimes(t) {
+		t.Run(rt.name, func(t *testing.T) {
+			b := newBundle(t, "sh", "-c", "read line; echo out $line; echo err >&2")
+			dir := t.TempDir()
+			in := filepath.Join(dir, "in")
+			require.NoError(t, os.WriteFile(in, []byte("hello\n"), 0o644))
+			stdin, err := os.Open(in)
+			require.NoError(t, err)
+			defer stdin.Close()
+			stdout, err := os.Create(filepath.Join(dir, "out"))
+			require.NoError(t, err)
+			defer stdout.Close()
+			// stderr is a pipe, as a shim's are: it reaches EOF once the
+			// container (the last holder of its write end) is gone.
+			errR, errW, err := os.Pipe()
+			require.NoError(t, err)
+			defer errR.Close()
+			id := randName("io")
+			b.spec.Linux.CgroupsPath = "/minibox/" + id
+			b.save()
+			c := rt.command(b, "create", id)
+			c.Dir = b.bundle
+			c.Stdin, c.Stdout, c.Stderr = stdin, stdout, errW
+			err = c.Run()
+			errW.Close()
+			t.Cleanup(func() { rt.run(b, "delete", "--force", id); b.reap() })
+			require.NoError(t, err, "%s create", rt.name)
+			var st specs.State
+			require.NoError(t, json.Unmarshal([]byte(rt.run(b, "state", id).Stdout), &st))
+			b.inits = append(b.inits, st.Pid)
+			assert.Equal(t, specs.StateCreated, st.Status)
+			assert.Greater(t, st.Pid, 0)
+			r := rt.run(b, "start", id)
+			require.Equal(t, 0, r.Code, r.Stderr)
+			errOut := make(chan string, 1)
+			go func() {
+				data, _ := io.ReadAll(errR)
+				errOut <- string(data)
+			}()
+			select {
+			case got := <-errOut:
+				assert.Equal(t, "err\n", got)
+			case <-time.After(10 * time.Second):
+				t.Fatal("the container's stderr did not end")
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(rt.run(b, "state", id).Stdout, `"stopped"`) {
+				require.True(t, time.Now().Before(deadline), "the container did not stop")
+				time.Sleep(10 * time.Millisecond)
+			}
+			out, err := os.ReadFile(stdout.Name())
+			require.NoError(t, err)
+			assert.Equal(t, "out hello\n", string(out))
+			r = rt.run(b, "delete", id)
+			require.Equal(t, 0, r.Code, r.Stderr)
+		})
+	}
+}
+

@@ -164,10 +164,10 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	// Into the container's cgroup before it runs anything: the process
 	// waits for the spec until then.
-	if mgr == nil {
-		// nothing to join
-	} else if err := mgr.Join(pid); err != nil {
-		return kill(fmt.Errorf("exec in container %q: join its cgroup: %w", id, err))
+	if mgr != nil {
+		if err := mgr.Join(pid); err != nil {
+			return kill(fmt.Errorf("exec in container %q: join its cgroup: %w", id, err))
+		}
 	}
 	err = json.NewEncoder(specW).Encode(exe)
 	specW.Close()
