@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -490,3 +491,38 @@ func TestCreateKeepsTheCallersStdio(t *testing.T) {
 	}
 }
 
+
+// TestExecTTYOnOurTerminal: `exec -t` without a console socket, not
+// detached, copies the process's pty to and from our own terminal.
+func TestExecTTYOnOurTerminal(t *testing.T) {
+	testkit.Root(t)
+	for _, rt := range runtimes(t) {
+		t.Run(rt.name, func(t *testing.T) {
+			b := newBundle(t, "sleep", "1000")
+			id, _ := b.started(rt)
+			master, slave, err := pty.Open()
+			require.NoError(t, err)
+			defer master.Close()
+			c := rt.command(b, "exec", "-t", id, "sh", "-c", "tty; read line; echo got $line; exit 5")
+			c.Dir = b.bundle
+			c.Stdin, c.Stdout, c.Stderr = slave, slave, slave
+			require.NoError(t, c.Start())
+			slave.Close()
+			done := make(chan error, 1)
+			go func() { done <- c.Wait() }()
+			out := make(chan string, 1)
+			go func() { out <- readAll(master) }()
+			time.Sleep(200 * time.Millisecond) // typed ahead is fine: the pty buffers it
+			_, err = master.Write([]byte("hi\r"))
+			require.NoError(t, err)
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				_ = c.Process.Kill()
+				t.Fatal("exec -t did not end")
+			}
+			assert.Equal(t, 5, c.ProcessState.ExitCode())
+			assert.Regexp(t, `/dev/pts/[0-9]+\r\n(hi\r\n)?got hi\r\n`, <-out)
+		})
+	}
+}
