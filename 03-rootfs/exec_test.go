@@ -44,9 +44,11 @@ func runtimes(t *testing.T) []ociRuntime {
 	if _, err := exec.LookPath("runc"); err == nil {
 		root := t.TempDir()
 		list = append(list, ociRuntime{
-			name:    "runc",
-			command: func(b *runtimeBox, args ...string) *exec.Cmd { return exec.Command("runc", append([]string{"--root", root}, args...)...) },
-			run:     func(b *runtimeBox, args ...string) testkit.Result { return b.runc(root, args...) },
+			name: "runc",
+			command: func(b *runtimeBox, args ...string) *exec.Cmd {
+				return exec.Command("runc", append([]string{"--root", root}, args...)...)
+			},
+			run: func(b *runtimeBox, args ...string) testkit.Result { return b.runc(root, args...) },
 		})
 	} else if testkit.Strict() {
 		t.Fatal("runc is missing (apt-get install runc): the exec tests compare against it")
@@ -490,7 +492,6 @@ func TestCreateKeepsTheCallersStdio(t *testing.T) {
 		})
 	}
 }
-
 
 // TestExecTTYOnOurTerminal: `exec -t` without a console socket, not
 // detached, copies the process's pty to and from our own terminal.
