@@ -20,35 +20,28 @@ import (
 	"github.com/spf13/cobra"
 
 	"minibox/01-namespaces/cli"
-	"minibox/01-namespaces/initproto"
 	"minibox/01-namespaces/namespaces"
 	"minibox/02-cgroups/cgroups"
 	"minibox/03-rootfs/oci"
-	"minibox/03-rootfs/rootfs"
+	"minibox/03-rootfs/ocicli"
 	"minibox/03-rootfs/runflags"
 	"minibox/internal/doctor"
 )
 
 func main() {
-	// The container's init: lesson 03's steps give it its root filesystem
-	// and then take away its powers, right before the command starts.
-	// (With a terminal, the init opens its pty in between.)
-	if namespaces.IsInit() {
-		// AwaitStart holds the init, once all is set up, until the OCI
-		// `start` (it does not wait for a plain `run`); the rlimits that
-		// bind the init itself come last.
-		namespaces.InitWithGate(initproto.Gates(oci.AwaitStart, rootfs.LateRlimits), rootfs.Setup, oci.Console, rootfs.Finish)
-	}
+	// The container's init (and an exec's process) is this binary run
+	// again: it becomes that and never returns (see ocicli.MaybeInit).
+	ocicli.MaybeInit()
 	root := &cobra.Command{Use: "03-rootfs", Short: "minibox lesson 03: a root filesystem, capabilities and users; an OCI runtime"}
-	var g runtimeFlags
-	g.add(root)
+	var g ocicli.Flags
+	g.AddFlags(root)
 	checks := func() []doctor.Check { return append(doctor.Base(), cgroups.DoctorChecks()...) }
 	root.AddCommand(newRunCmd(&g), cli.NSCmd(), newDemoCmd(), newMkrootfsCmd(), cli.DoctorCmd(checks))
-	root.AddCommand(ociCommands(&g)...)
+	root.AddCommand(ocicli.Commands(&g)...)
 	os.Exit(cli.Execute(root, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func newRunCmd(g *runtimeFlags) *cobra.Command {
+func newRunCmd(g *ocicli.Flags) *cobra.Command {
 	var (
 		flags  cli.RunFlags
 		limits cgroups.Flags
@@ -65,8 +58,8 @@ func newRunCmd(g *runtimeFlags) *cobra.Command {
   sudo 03-rootfs run --rootfs ./busybox --cap-drop ALL -- grep Cap /proc/self/status
   sudo 03-rootfs run --rootfs ./busybox -v /srv/data:/data:ro --ulimit nofile=512:1024 -- sh`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if isBundleRun(opts.Rootfs, oo.Bundle, args) {
-				return runBundle(g, cmd, args, oo)
+			if ocicli.IsBundleRun(opts.Rootfs, oo.Bundle, args) {
+				return ocicli.RunBundle(g, cmd, args, oo)
 			}
 			if len(args) == 0 {
 				return cli.NoCommand(cmd)
@@ -82,7 +75,7 @@ func newRunCmd(g *runtimeFlags) *cobra.Command {
 			if err := opts.Apply(spec); err != nil {
 				return cli.Fail(err)
 			}
-			term, err := newTerminal(opts.TTY, opts.Interactive)
+			term, err := ocicli.NewTerminal(opts.TTY, opts.Interactive)
 			if err != nil {
 				return cli.Fail(err)
 			}
@@ -105,7 +98,7 @@ func newRunCmd(g *runtimeFlags) *cobra.Command {
 
 // run puts the limits into the spec, runs it in a new cgroup with the
 // terminal's streams and reports like Docker would.
-func run(spec *specs.Spec, res *specs.LinuxResources, term *terminal, stats bool, stderr io.Writer) error {
+func run(spec *specs.Spec, res *specs.LinuxResources, term *ocicli.Terminal, stats bool, stderr io.Writer) error {
 	spec.Linux.Resources = res
 	spec.Linux.CgroupsPath = cgroups.Prefix + "/" + namespaces.RandomID()
 	result, err := cgroups.Run(spec, term.Stdio(), cgroups.Options{
@@ -120,39 +113,4 @@ func run(spec *specs.Spec, res *specs.LinuxResources, term *terminal, stats bool
 		return cli.FromRun(0, err)
 	}
 	return cli.Status(result.ExitCode)
-}
-
-// runBundle is runc's `run`: create, start, wait and delete a bundle's
-// container, with our stdio (or, for process.terminal, a pty we copy).
-func runBundle(g *runtimeFlags, cmd *cobra.Command, args []string, o oci.CreateOptions) error {
-	stderr := cmd.ErrOrStderr()
-	if len(args) != 1 {
-		return g.fail(stderr, fmt.Errorf("usage: run [--bundle DIR] [--pid-file FILE] ID (or run --rootfs DIR -- COMMAND)"))
-	}
-	if err := cli.RequireRoot(); err != nil {
-		return err
-	}
-	rt, err := g.runtime(stderr)
-	if err != nil {
-		return g.fail(stderr, err)
-	}
-	o.Stdio = namespaces.HostStdio()
-	code, err := rt.Run(args[0], o, attachConsole)
-	if err != nil {
-		return g.fail(stderr, err)
-	}
-	return cli.Status(code)
-}
-
-// isBundleRun tells runc's `run ID` from Docker's `run --rootfs DIR CMD`:
-// no --rootfs, and a --bundle or a config.json in the current directory.
-func isBundleRun(rootfs, bundle string, args []string) bool {
-	if rootfs != "" {
-		return false
-	}
-	if bundle != "" {
-		return true
-	}
-	_, err := os.Stat("config.json")
-	return len(args) == 1 && err == nil
 }

@@ -1,4 +1,4 @@
-package main
+package ocicli
 
 import (
 	"errors"
@@ -18,7 +18,7 @@ import (
 	"minibox/03-rootfs/oci"
 )
 
-// terminal is where the container's standard streams go, as -i and -t say.
+// Terminal is where the container's standard streams go, as -i and -t say.
 //
 // Without -t the container writes straight into our stdout and stderr, and
 // reads our stdin with -i or /dev/null without it, like `docker run`.
@@ -33,16 +33,16 @@ import (
 // raw mode so that every key, Ctrl-C included, goes to the container's
 // terminal, whose line discipline then does the echoing, line editing and
 // signals. Window size changes (SIGWINCH) are passed on with TIOCSWINSZ.
-type terminal struct {
+type Terminal struct {
 	tty, interactive bool
 	ours, theirs     *os.File // the console socket pair (-t)
 	master           *os.File // the pty master, once the init sent it
 	stop             func()
 }
 
-// newTerminal checks the flags against our stdin and makes the socket pair.
-func newTerminal(tty, interactive bool) (*terminal, error) {
-	t := &terminal{tty: tty, interactive: interactive}
+// NewTerminal checks the flags against our stdin and makes the socket pair.
+func NewTerminal(tty, interactive bool) (*Terminal, error) {
+	t := &Terminal{tty: tty, interactive: interactive}
 	if !tty {
 		return t, nil
 	}
@@ -59,7 +59,7 @@ func newTerminal(tty, interactive bool) (*terminal, error) {
 
 // Stdio is what the container's stdin, stdout and stderr are (with -t,
 // until the init replaces them with the pty: an early error still shows).
-func (t *terminal) Stdio() namespaces.Stdio {
+func (t *Terminal) Stdio() namespaces.Stdio {
 	s := namespaces.Stdio{Stdout: os.Stdout, Stderr: os.Stderr} // nil stdin: /dev/null
 	if t.interactive && !t.tty {
 		s.Stdin = os.Stdin
@@ -70,7 +70,7 @@ func (t *terminal) Stdio() namespaces.Stdio {
 // Hooks hand the init the console socket (with -t) and, once it is set
 // up, take the pty master and start copying. The pty starts with our
 // terminal's size.
-func (t *terminal) Hooks(spec *specs.Spec) initproto.Hooks {
+func (t *Terminal) Hooks(spec *specs.Spec) initproto.Hooks {
 	if !t.tty {
 		return initproto.Hooks{}
 	}
@@ -93,7 +93,7 @@ func (t *terminal) Hooks(spec *specs.Spec) initproto.Hooks {
 
 // Close, after the container ended, copies what output is left, closes
 // the pty and gives our terminal back its old mode.
-func (t *terminal) Close() {
+func (t *Terminal) Close() {
 	if t.stop != nil {
 		t.stop()
 	}
@@ -106,7 +106,7 @@ func (t *terminal) Close() {
 
 // copy begins copying between our terminal and the container's. The
 // returned stop ends it.
-func (t *terminal) copy() (stop func(), err error) {
+func (t *Terminal) copy() (stop func(), err error) {
 	in := int(os.Stdin.Fd())
 	restore := func() {}
 	winch := make(chan os.Signal, 1)
@@ -150,10 +150,10 @@ func (t *terminal) copy() (stop func(), err error) {
 	}, nil
 }
 
-// attachConsole connects our terminal to the pty master of a bundle's
-// container (runc's `run` with process.terminal): raw mode, both
-// directions, window size.
-func attachConsole(master *os.File) (stop func(), err error) {
-	t := &terminal{tty: true, interactive: true, master: master}
+// AttachConsole connects our terminal to the pty master of a bundle's
+// container (runc's `run` with process.terminal, `exec -t` without a
+// console socket): raw mode, both directions, window size.
+func AttachConsole(master *os.File) (stop func(), err error) {
+	t := &Terminal{tty: true, interactive: true, master: master}
 	return t.copy()
 }
