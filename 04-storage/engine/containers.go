@@ -220,7 +220,16 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 		}
 	}
 	defer l.unlock()
+	e.waitInitGone(id)
 	return e.destroy(in.Container, volumes)
+}
+
+// waitInitGone waits for the last recorded init to leave the process table
+// (observe hides the PID of a dead one; the state file keeps it).
+func (e *Engine) waitInitGone(id string) {
+	if raw, err := e.loadState(id); err == nil {
+		waitGone(raw.Pid, raw.PidStart, 10*time.Second)
+	}
 }
 
 // killAndWait kills the container's init and waits for the monitor to

@@ -443,4 +443,3 @@ func (m *monitor) oomKilled() bool {
 	n, err := mgr.OOMKills()
 	return err == nil && n > 0
 }
-

@@ -77,6 +77,7 @@ func (e *Engine) Start(ref string, attach *os.File) error {
 	}
 	// A previous run whose monitor died leaves the runtime's container,
 	// the cgroup and the mount: clean them first.
+	e.waitInitGone(id)
 	if err := e.teardown(in.Container); err != nil {
 		return err
 	}

@@ -189,4 +189,3 @@ func (Images) Resolve(ref string) (*engine.Image, error) {
 	id := digest.NewDigestFromBytes(digest.SHA256, func() []byte { h := sha256.Sum256([]byte(name)); return h[:] }())
 	return &engine.Image{ID: id, RepoTags: []string{name + ":latest"}, Config: imagespec.Image{Config: cfg}}, nil
 }
-
