@@ -159,7 +159,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-
 // random is a random lowercase word for names and values.
 func random(prefix string) string {
 	b := make([]byte, 5)
