@@ -47,7 +47,14 @@ func RunMonitor(newEngine func(dataRoot, execRoot string) (*Engine, error)) {
 	// The CLI's terminal may hang up or its user press Ctrl-C: those are
 	// the CLI's business. (A monitor in its own session gets neither, but
 	// a careless `kill -INT` of the process group should not end it.)
-	signal.Ignore(unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGPIPE)
+	// Caught, not ignored: an ignored signal stays ignored across execve,
+	// and the runtime and the container would inherit that (signal(7)).
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGPIPE)
+	go func() {
+		for range sigs {
+		}
+	}()
 	e, err := newEngine(os.Args[2], os.Args[3])
 	if err != nil {
 		sendReply(reply, monitorReply{Code: 125, Error: err.Error()})
@@ -398,8 +405,10 @@ func receiveConsole(ln *net.UnixListener) (*os.File, error) {
 func (m *monitor) wait(pid int, start uint64) int {
 	var ws unix.WaitStatus
 	for {
-		_, err := unix.Wait4(pid, &ws, 0, nil)
-		if err == unix.EINTR {
+		// Any child: processes of `exec -d` are orphaned to us too (we are
+		// the subreaper) and must be reaped, or they stay zombies.
+		got, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR || err == nil && got != pid {
 			continue
 		}
 		if err != nil {

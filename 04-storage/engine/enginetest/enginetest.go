@@ -57,6 +57,11 @@ func (s *Storage) Create(c *engine.Container, img *engine.Image) error {
 		os.RemoveAll(s.dir(c))
 		return fmt.Errorf("test storage: %w", err)
 	}
+	// An image's "/" is 0755 (a temporary directory is 0700).
+	if err := os.Chmod(dst, 0o755); err != nil {
+		os.RemoveAll(s.dir(c))
+		return fmt.Errorf("test storage: %w", err)
+	}
 	c.GraphDriver = engine.GraphDriver{Name: "copy", Data: map[string]string{"UpperDir": dst, "MergedDir": filepath.Join(s.dir(c), "merged")}}
 	return nil
 }
