@@ -64,7 +64,7 @@ func New(name, short string, wire NewEngine) *CLI {
 	f.StringArrayVar(&c.Globals.AddRuntimes, "add-runtime", nil, "register an OCI runtime: NAME=PATH (repeatable)")
 	f.StringVar(&c.Globals.DefaultRuntime, "default-runtime", engine.DefaultRuntime, "the OCI runtime of containers without --runtime")
 	c.Add(c.runCmd(), c.createCmd(), c.startCmd(), c.psCmd(), c.logsCmd(), c.stopCmd(), c.killCmd(),
-		c.rmCmd(), c.waitCmd(), c.inspectCmd(), c.restartCmd(), c.renameCmd(), c.attachCmd(), c.topCmd(), c.execCmd(),
+		c.rmCmd(), c.waitCmd(), c.inspectCmd(), c.restartCmd(), c.renameCmd(), c.attachCmd(), c.topCmd(), c.execCmd(), c.cpCmd(),
 		c.containerCmd(), c.systemCmd(), c.infoCmd(), c.versionCmd())
 	return c
 }
