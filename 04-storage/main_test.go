@@ -96,8 +96,11 @@ func TestDetachedLifecycle(t *testing.T) {
 	table := strings.Split(b.ok("ps"), "\n")
 	require.Len(t, table, 2)
 	assert.Regexp(t, `^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$`, table[0])
-	assert.Regexp(t, `^`+id[:12]+`\s+busybox\s+"sh -c 'echo started…"\s+.* ago\s+Up .*\s+`+name+`$`, table[1])
+	assert.Regexp(t, `^`+id[:12]+`\s+busybox\s+"sh -c echo started;…"\s+.* ago\s+Up .*\s+`+name+`$`, table[1])
 	assert.Equal(t, name+" running", b.ok("ps", "--format", "{{.Names}} {{.State}}"))
+	// -s: the stand-in storage's read-write layer is a copy of the image.
+	assert.Regexp(t, `^[0-9.]+[kM]B \(virtual [0-9.]+[kM]B\)$`, b.ok("ps", "-s", "--format", "{{.Size}}"))
+	assert.Regexp(t, `SIZE$`, strings.Split(b.ok("ps", "-s"), "\n")[0])
 
 	var insp []map[string]any
 	require.NoError(t, json.Unmarshal([]byte(b.ok("inspect", name)), &insp))

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -92,27 +94,61 @@ func (r psRow) RunningFor() string { return HumanDuration(r.now.Sub(r.in.Created
 // Label is {{.Label "key"}}.
 func (r psRow) Label(k string) string { return r.in.Config.Labels[k] }
 
+// diskSize is the size of the container's read-write layer (UpperDir) and,
+// as Docker's "virtual", that plus its image's layers (LowerDir).
+func diskSize(g engine.GraphDriver) string {
+	rw := dirSize(g.Data["UpperDir"])
+	virtual := rw
+	for _, d := range strings.Split(g.Data["LowerDir"], ":") {
+		virtual += dirSize(d)
+	}
+	return fmt.Sprintf("%s (virtual %s)", humanSize(rw), humanSize(virtual))
+}
+
+func dirSize(dir string) int64 {
+	if dir == "" {
+		return 0
+	}
+	var n int64
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// humanSize is Docker's decimal sizes: 0B, 12.3kB, 4.26MB.
+func humanSize(n int64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB"}
+	f := float64(n)
+	i := 0
+	for f >= 1000 && i < len(units)-1 {
+		f /= 1000
+		i++
+	}
+	return strconv.FormatFloat(f, 'g', 3, 64) + units[i]
+}
+
 func newRow(in *engine.Info, trunc bool, now time.Time) psRow {
 	r := psRow{in: in, trunc: trunc, now: now, ID: in.ID, Image: in.Config.Image, Names: in.Name,
 		State: in.State.Status, Status: Status(in.State, now), Networks: in.HostConfig.NetworkMode}
 	if r.State == "" {
 		r.State = "created"
 	}
-	var parts []string
-	for _, a := range append([]string{in.Path}, in.Args...) {
-		if strings.ContainsAny(a, " \t'\"") || a == "" {
-			a = strconv.Quote(a)
-			a = "'" + strings.ReplaceAll(a[1:len(a)-1], `\"`, `"`) + "'"
-		}
-		parts = append(parts, a)
-	}
-	r.Command = `"` + strings.Join(parts, " ") + `"`
+	// Docker's COMMAND: path and args joined by spaces (not re-quoted),
+	// cut to 20 characters, then quoted.
+	command := strings.Join(append([]string{in.Path}, in.Args...), " ")
 	if trunc {
-		r.ID = in.ID[:12]
-		if cmd := strings.Join(parts, " "); len([]rune(cmd)) > 20 {
-			r.Command = `"` + string([]rune(cmd)[:19]) + `…"`
+		r.ID = in.ID[:min(12, len(in.ID))]
+		if runes := []rune(command); len(runes) > 20 {
+			command = string(runes[:19]) + "…"
 		}
 	}
+	r.Command = strconv.Quote(command)
 	var labels []string
 	for k, v := range in.Config.Labels {
 		labels = append(labels, k+"="+v)
@@ -295,6 +331,9 @@ func printPs(w io.Writer, list []*engine.Info, quiet, trunc, size bool, format s
 		}
 		return nil
 	}
+	if strings.Contains(format, ".Size") || size {
+		size = true
+	}
 	table := strings.HasPrefix(format, "table")
 	body := strings.TrimSpace(strings.TrimPrefix(format, "table"))
 	body = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(body)
@@ -317,7 +356,11 @@ func printPs(w io.Writer, list []*engine.Info, quiet, trunc, size bool, format s
 		fmt.Fprintln(out, header)
 	}
 	for _, in := range list {
-		if err := tmpl.Execute(out, newRow(in, trunc, now)); err != nil {
+		row := newRow(in, trunc, now)
+		if size {
+			row.Size = diskSize(in.GraphDriver)
+		}
+		if err := tmpl.Execute(out, row); err != nil {
 			return cli.Fail(fmt.Errorf("template: %w", err))
 		}
 		fmt.Fprintln(out)
