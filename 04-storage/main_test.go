@@ -314,7 +314,8 @@ func TestCLIKilledAtRandomMoments(t *testing.T) {
 				}
 				f := strings.Fields(line)
 				st := b.state(f[0])
-				alive := st.Pid != 0 && syscall.Kill(st.Pid, 0) == nil
+				_, pstate, ok := testkit.StatOf(st.Pid)
+				alive := st.Pid != 0 && ok && pstate != "Z"
 				if f[1] == "running" && !alive {
 					// Only while its monitor records the exit.
 					waitFor(t, "the exit recorded", func() bool {
@@ -390,4 +391,26 @@ func TestSecondsInStatus(t *testing.T) {
 	b.ok("rm", "-f", id)
 }
 
-var _ = testkit.Self
+
+func TestMonitorKilledDuringStop(t *testing.T) {
+	b := newBox(t)
+	for range 3 {
+		id := b.ok("run", "-d", "busybox", "sleep", "1000")
+		st := b.state(id)
+		stop := b.command("stop", "-t", "1", id)
+		require.NoError(t, stop.Start())
+		time.Sleep(time.Duration(mrand.IntN(1500)) * time.Millisecond)
+		syscall.Kill(st.MonitorPid, syscall.SIGKILL)
+		stop.Wait()
+		waitFor(t, "the monitor's end", func() bool { return len(b.monitors()) == 0 })
+		status := b.ok("inspect", "-f", "{{.State.Status}}", id)
+		_, state, ok := testkit.StatOf(st.Pid)
+		if ok && state != "Z" {
+			assert.Equal(t, "running", status)
+		} else {
+			assert.Equal(t, "exited", status)
+		}
+		b.ok("rm", "-f", id)
+		assert.Empty(t, b.ok("ps", "-aq"))
+	}
+}

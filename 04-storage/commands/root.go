@@ -66,6 +66,7 @@ func New(name, short string, wire NewEngine) *CLI {
 	c.Add(c.runCmd(), c.createCmd(), c.startCmd(), c.psCmd(), c.logsCmd(), c.stopCmd(), c.killCmd(),
 		c.rmCmd(), c.waitCmd(), c.inspectCmd(), c.restartCmd(), c.renameCmd(), c.attachCmd(), c.topCmd(), c.execCmd(), c.cpCmd(),
 		c.containerCmd(), c.systemCmd(), c.infoCmd(), c.versionCmd())
+	c.completeAll(c.Root.Commands())
 	return c
 }
 
@@ -141,4 +142,37 @@ func each(cmd *cobra.Command, args []string, fn func(ref string) error) error {
 		return &cli.ExitStatus{Code: 1}
 	}
 	return nil
+}
+
+// completeContainers completes container names (cobra's shell completion).
+func (c *CLI) completeContainers(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	e, err := c.Engine()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	list, err := e.List()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var names []string
+	for _, in := range list {
+		if strings.HasPrefix(in.Name, toComplete) {
+			names = append(names, in.Name)
+		}
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeAll gives every command that takes containers its completion.
+func (c *CLI) completeAll(cmds []*cobra.Command) {
+	for _, cmd := range cmds {
+		switch cmd.Name() {
+		case "start", "stop", "kill", "rm", "wait", "inspect", "restart", "rename", "attach", "top", "logs", "exec":
+			if cmd.ValidArgsFunction == nil {
+				cmd.ValidArgsFunction = c.completeContainers
+			}
+		case "container":
+			c.completeAll(cmd.Commands())
+		}
+	}
 }
