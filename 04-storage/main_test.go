@@ -391,7 +391,6 @@ func TestSecondsInStatus(t *testing.T) {
 	b.ok("rm", "-f", id)
 }
 
-
 func TestMonitorKilledDuringStop(t *testing.T) {
 	b := newBox(t)
 	for range 3 {
