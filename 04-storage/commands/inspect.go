@@ -27,8 +27,12 @@ func inspectJSON(e *engine.Engine, in *engine.Info) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Numbers stay numbers as written (1e+07 is not how Docker prints
+	// a memory limit in a template).
 	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
 		return nil, err
 	}
 	m["Name"] = "/" + in.Name
