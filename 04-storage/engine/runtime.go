@@ -20,21 +20,25 @@ type ociRuntime struct {
 	rt   Runtime
 	root string // the runtime's --root: EXEC/runtime/NAME
 	log  string // the runtime's --log for this container
+	self bool   // the runtime is this program (`minibox runtime`)
 }
 
 func (e *Engine) runtimeFor(id string, rt Runtime) *ociRuntime {
-	return &ociRuntime{rt: rt, root: filepath.Join(e.opts.ExecRoot, "runtime", rt.Name), log: filepath.Join(e.execDir(id), "runtime.log")}
+	return &ociRuntime{rt: rt, root: filepath.Join(e.opts.ExecRoot, "runtime", rt.Name), log: filepath.Join(e.execDir(id), "runtime.log"), self: rt.Path == e.opts.Self}
 }
 
 func (r *ociRuntime) command(args ...string) *exec.Cmd {
 	all := append(append([]string{}, r.rt.Args...), "--root", r.root, "--log", r.log, "--log-format", "json")
 	cmd := exec.Command(r.rt.Path, append(all, args...)...)
-	cmd.Env = runtimeEnv()
+	if !r.self {
+		cmd.Env = runtimeEnv()
+	}
 	return cmd
 }
 
 // runtimeEnv is our environment without what makes a test binary act as
-// the program: the runtime is a program of its own.
+// the program: another runtime is a program of its own (our own runtime,
+// this program, keeps it).
 func runtimeEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
