@@ -1,0 +1,389 @@
+package commands
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"text/template"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"minibox/01-namespaces/cli"
+	"minibox/04-storage/engine"
+)
+
+// HumanDuration is Docker's wording of a duration (go-units'
+// HumanDuration): "Less than a second", "3 seconds", "About a minute".
+func HumanDuration(d time.Duration) string {
+	if s := int(d.Seconds()); s < 1 {
+		return "Less than a second"
+	} else if s == 1 {
+		return "1 second"
+	} else if s < 60 {
+		return fmt.Sprintf("%d seconds", s)
+	} else if m := int(d.Minutes()); m == 1 {
+		return "About a minute"
+	} else if m < 60 {
+		return fmt.Sprintf("%d minutes", m)
+	} else if h := int(d.Round(time.Hour).Hours()); h == 1 {
+		return "About an hour"
+	} else if h < 48 {
+		return fmt.Sprintf("%d hours", h)
+	} else if h < 24*7*2 {
+		return fmt.Sprintf("%d days", h/24)
+	} else if h < 24*30*2 {
+		return fmt.Sprintf("%d weeks", h/24/7)
+	} else if h < 24*365*2 {
+		return fmt.Sprintf("%d months", h/24/30)
+	} else {
+		return fmt.Sprintf("%d years", h/24/365)
+	}
+}
+
+// Status is ps's STATUS: "Up 3 seconds", "Exited (0) 5 seconds ago",
+// "Created".
+func Status(st engine.State, now time.Time) string {
+	switch {
+	case st.Restarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, HumanDuration(now.Sub(st.FinishedAt)))
+	case st.Running && st.Paused:
+		return "Up " + HumanDuration(now.Sub(st.StartedAt)) + " (Paused)"
+	case st.Running:
+		return "Up " + HumanDuration(now.Sub(st.StartedAt))
+	case st.Status == "dead":
+		return "Dead"
+	case st.Status == "exited" || !st.FinishedAt.IsZero() && st.Status != "created":
+		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, HumanDuration(now.Sub(st.FinishedAt)))
+	}
+	return "Created"
+}
+
+// psRow is one container as ps's templates see it: Docker's field names.
+type psRow struct {
+	in      *engine.Info
+	trunc   bool
+	now     time.Time
+	ID      string
+	Image   string
+	Command string
+	Names   string
+	Ports   string
+	State   string
+	Status  string
+	Labels  string
+	Mounts  string
+	Size    string
+	// CreatedAt and RunningFor are methods below, as in Docker.
+	Networks     string
+	LocalVolumes string
+}
+
+func (r psRow) CreatedAt() string {
+	return r.in.Created.Local().Format("2006-01-02 15:04:05 -0700 MST")
+}
+func (r psRow) RunningFor() string { return HumanDuration(r.now.Sub(r.in.Created)) + " ago" }
+
+// Label is {{.Label "key"}}.
+func (r psRow) Label(k string) string { return r.in.Config.Labels[k] }
+
+// diskSize is the size of the container's read-write layer (UpperDir) and,
+// as Docker's "virtual", that plus its image's layers (LowerDir).
+func diskSize(g engine.GraphDriver) string {
+	rw := dirSize(g.Data["UpperDir"])
+	virtual := rw
+	for _, d := range strings.Split(g.Data["LowerDir"], ":") {
+		virtual += dirSize(d)
+	}
+	return fmt.Sprintf("%s (virtual %s)", humanSize(rw), humanSize(virtual))
+}
+
+func dirSize(dir string) int64 {
+	if dir == "" {
+		return 0
+	}
+	var n int64
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// humanSize is Docker's decimal sizes: 0B, 12.3kB, 4.26MB.
+func humanSize(n int64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB"}
+	f := float64(n)
+	i := 0
+	for f >= 1000 && i < len(units)-1 {
+		f /= 1000
+		i++
+	}
+	return strconv.FormatFloat(f, 'g', 3, 64) + units[i]
+}
+
+func newRow(in *engine.Info, trunc bool, now time.Time) psRow {
+	r := psRow{in: in, trunc: trunc, now: now, ID: in.ID, Image: in.Config.Image, Names: in.Name,
+		State: in.State.Status, Status: Status(in.State, now), Networks: in.HostConfig.NetworkMode}
+	if r.State == "" {
+		r.State = "created"
+	}
+	// Docker's COMMAND: path and args joined by spaces (not re-quoted),
+	// cut to 20 characters, then quoted.
+	command := strings.Join(append([]string{in.Path}, in.Args...), " ")
+	if trunc {
+		r.ID = in.ID[:min(12, len(in.ID))]
+		if runes := []rune(command); len(runes) > 20 {
+			command = string(runes[:19]) + "…"
+		}
+	}
+	r.Command = strconv.Quote(command)
+	var labels []string
+	for k, v := range in.Config.Labels {
+		labels = append(labels, k+"="+v)
+	}
+	sort.Strings(labels)
+	r.Labels = strings.Join(labels, ",")
+	var mounts []string
+	for _, m := range in.Mounts {
+		n := m.Name
+		if n == "" {
+			n = m.Source
+		}
+		mounts = append(mounts, n)
+	}
+	r.Mounts = strings.Join(mounts, ",")
+	return r
+}
+
+// psFilter is one -f KEY=VALUE.
+type psFilter struct{ key, value string }
+
+func parseFilters(fs []string) ([]psFilter, error) {
+	var out []psFilter
+	for _, f := range fs {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, fmt.Errorf("bad format of filter (expected name=value)")
+		}
+		switch k {
+		case "name", "status", "label", "ancestor", "id", "exited":
+		default:
+			return nil, fmt.Errorf("invalid filter '%s'", k)
+		}
+		if k == "status" {
+			switch v {
+			case "created", "restarting", "running", "removing", "paused", "exited", "dead":
+			default:
+				return nil, fmt.Errorf("invalid filter 'status=%s'", v)
+			}
+		}
+		out = append(out, psFilter{k, v})
+	}
+	return out, nil
+}
+
+// match applies Docker's rule: filters of one key are ORed, different keys ANDed.
+func match(in *engine.Info, fs []psFilter) bool {
+	byKey := map[string][]string{}
+	for _, f := range fs {
+		byKey[f.key] = append(byKey[f.key], f.value)
+	}
+	for key, values := range byKey {
+		ok := false
+		for _, v := range values {
+			switch key {
+			case "name":
+				re, err := regexp.Compile(v)
+				ok = err == nil && re.MatchString("/"+in.Name) || strings.Contains(in.Name, v)
+			case "id":
+				ok = strings.HasPrefix(in.ID, v)
+			case "status":
+				st := in.State.Status
+				ok = st == v
+			case "exited":
+				ok = in.State.Status == "exited" && strconv.Itoa(in.State.ExitCode) == v
+			case "label":
+				k, val, hasVal := strings.Cut(v, "=")
+				got, has := in.Config.Labels[k]
+				ok = has && (!hasVal || got == val)
+			case "ancestor":
+				ref := strings.TrimSuffix(in.Config.Image, ":latest")
+				ok = ref == strings.TrimSuffix(v, ":latest") || strings.HasPrefix(in.Image, v) || strings.HasPrefix(strings.TrimPrefix(in.Image, "sha256:"), v)
+			}
+			if ok {
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+const psTable = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+
+// psHeaders are the column titles of the fields in a table template.
+var psHeaders = map[string]string{
+	"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "RunningFor": "CREATED", "CreatedAt": "CREATED AT",
+	"Status": "STATUS", "Ports": "PORTS", "Names": "NAMES", "State": "STATE", "Labels": "LABELS", "Mounts": "MOUNTS",
+	"Size": "SIZE", "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES",
+}
+
+var fieldRe = regexp.MustCompile(`\{\{\s*\.(\w+)[^}]*\}\}`)
+
+func (c *CLI) psCmd() *cobra.Command {
+	var all, quiet, latest, noTrunc, size bool
+	var last int
+	var filters []string
+	var format string
+	cmd := &cobra.Command{
+		Use:   "ps [OPTIONS]",
+		Short: "List containers",
+		Args:  cobra.NoArgs,
+		RunE: c.withEngine(func(cmd *cobra.Command, e *engine.Engine, args []string) error {
+			fs, err := parseFilters(filters)
+			if err != nil {
+				return daemonErr(err, 1)
+			}
+			list, err := e.List()
+			if err != nil {
+				return daemonErr(err, 1)
+			}
+			if latest {
+				last = 1
+			}
+			var rows []*engine.Info
+			for _, in := range list {
+				if !all && last <= 0 && !in.State.Running && !hasStatusFilter(fs) {
+					continue
+				}
+				if match(in, fs) {
+					rows = append(rows, in)
+				}
+			}
+			if last > 0 && len(rows) > last {
+				rows = rows[:last]
+			}
+			return printPs(cmd.OutOrStdout(), rows, quiet, !noTrunc, size, format)
+		}),
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "only display container IDs")
+	f.IntVarP(&last, "last", "n", -1, "show n last created containers (includes all states)")
+	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container (includes all states)")
+	f.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
+	f.BoolVarP(&size, "size", "s", false, "display total file sizes")
+	f.StringArrayVarP(&filters, "filter", "f", nil, "filter output based on conditions provided (name=, status=, label=, ancestor=, id=, exited=)")
+	f.StringVar(&format, "format", "", "format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template")
+	return cmd
+}
+
+func hasStatusFilter(fs []psFilter) bool {
+	for _, f := range fs {
+		if f.key == "status" || f.key == "exited" {
+			return true
+		}
+	}
+	return false
+}
+
+func printPs(w io.Writer, list []*engine.Info, quiet, trunc, size bool, format string) error {
+	now := time.Now()
+	if quiet {
+		for _, in := range list {
+			id := in.ID
+			if trunc {
+				id = id[:12]
+			}
+			fmt.Fprintln(w, id)
+		}
+		return nil
+	}
+	switch {
+	case format == "" || format == "table":
+		format = psTable
+		if size {
+			format += "\t{{.Size}}"
+		}
+	case format == "json":
+		for _, in := range list {
+			r := newRow(in, trunc, now)
+			data, _ := json.Marshal(map[string]string{
+				"ID": r.ID, "Image": r.Image, "Command": r.Command, "CreatedAt": r.CreatedAt(), "RunningFor": r.RunningFor(),
+				"Ports": r.Ports, "State": r.State, "Status": r.Status, "Size": r.Size, "Names": r.Names, "Labels": r.Labels,
+				"Mounts": r.Mounts, "Networks": r.Networks, "LocalVolumes": r.LocalVolumes,
+			})
+			fmt.Fprintf(w, "%s\n", data)
+		}
+		return nil
+	}
+	if strings.Contains(format, ".Size") || size {
+		size = true
+	}
+	table := strings.HasPrefix(format, "table")
+	body := strings.TrimSpace(strings.TrimPrefix(format, "table"))
+	body = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(body)
+	tmpl, err := template.New("ps").Funcs(templateFuncs).Parse(body)
+	if err != nil {
+		return cli.Fail(fmt.Errorf("template parsing error: %w", err))
+	}
+	out := w
+	var tw *tabwriter.Writer
+	if table {
+		tw = tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
+		out = tw
+		header := fieldRe.ReplaceAllStringFunc(body, func(m string) string {
+			name := fieldRe.FindStringSubmatch(m)[1]
+			if h, ok := psHeaders[name]; ok {
+				return h
+			}
+			return strings.ToUpper(name)
+		})
+		fmt.Fprintln(out, header)
+	}
+	for _, in := range list {
+		row := newRow(in, trunc, now)
+		if size {
+			row.Size = diskSize(in.GraphDriver)
+		}
+		if err := tmpl.Execute(out, row); err != nil {
+			return cli.Fail(fmt.Errorf("template: %w", err))
+		}
+		fmt.Fprintln(out)
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
+}
+
+// templateFuncs are Docker's template functions.
+var templateFuncs = template.FuncMap{
+	"json": func(v any) string {
+		b, _ := json.Marshal(v)
+		return string(b)
+	},
+	"upper": strings.ToUpper, "lower": strings.ToLower, "title": strings.Title, //nolint:staticcheck // Docker's name
+	"split": strings.Split, "join": strings.Join,
+	"truncate": func(s string, n int) string {
+		if len(s) > n {
+			return s[:n]
+		}
+		return s
+	},
+	"pad": func(s string, l, r int) string { return strings.Repeat(" ", l) + s + strings.Repeat(" ", r) },
+}

@@ -1,0 +1,373 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"minibox/02-cgroups/cgroups"
+)
+
+// CreateRequest is what `create` and `run` ask for. Config.Image names the
+// image; Spec builds the OCI spec once the image and the container's root
+// are known (the lesson 01-03 flags need the root: users are looked up in
+// its /etc/passwd), and sets c.Path and c.Args.
+type CreateRequest struct {
+	Name       string
+	Config     Config
+	HostConfig HostConfig
+	Spec       func(c *Container, img *Image, root string) (*specs.Spec, error)
+}
+
+// Info is a container with its state, as `inspect` and `ps` see it.
+type Info struct {
+	*Container
+	State State
+}
+
+// CgroupPath is where the container's cgroup lives in every hierarchy: an
+// absolute path under minibox's prefix (a relative one would land inside
+// the caller's cgroup).
+func CgroupPath(id string) string { return cgroups.Prefix + "/" + id }
+
+// Create makes a container: its ID and name, its read-write layer and
+// mounts, its spec and config. Bad input leaves nothing behind.
+func (e *Engine) Create(req CreateRequest) (_ *Container, err error) {
+	if req.Name != "" && !validName.MatchString(req.Name) {
+		return nil, fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", req.Name)
+	}
+	img, err := e.opts.Images.Resolve(req.Config.Image)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := e.ResolveRuntime(req.HostConfig.Runtime)
+	if err != nil {
+		return nil, err
+	}
+	id := newID()
+	c := &Container{
+		ID: id, Name: req.Name, Created: time.Now().UTC(), Image: img.ID.String(),
+		Config: req.Config, HostConfig: req.HostConfig,
+	}
+	c.HostConfig.Runtime = rt.Name
+	if err := os.MkdirAll(e.dataDir(id), 0o710); err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
+	named := false
+	defer func() {
+		if err != nil {
+			os.RemoveAll(e.dataDir(id))
+			os.RemoveAll(e.execDir(id))
+			if named {
+				e.releaseName(c.Name, id)
+			}
+		}
+	}()
+	if err := writeJSON(filepath.Join(e.dataDir(id), "runtime.json"), rt); err != nil {
+		return nil, err
+	}
+	if err := e.saveState(id, State{Status: "created"}); err != nil {
+		return nil, err
+	}
+	if err := e.saveConfig(c); err != nil {
+		return nil, err
+	}
+	if c.Name != "" {
+		if err := e.reserveName(c.Name, id); err != nil {
+			return nil, err
+		}
+	} else {
+		for i := 0; ; i++ {
+			c.Name = randomName(i)
+			err := e.reserveName(c.Name, id)
+			if err == nil {
+				break
+			}
+			var ce *ConflictError
+			if !errors.As(err, &ce) || i == 10 {
+				return nil, err
+			}
+		}
+	}
+	named = true
+	if err := e.opts.Storage.Create(c, img); err != nil {
+		return nil, err
+	}
+	root, _, err := e.opts.Storage.Mount(c)
+	if err == nil {
+		c.Spec, err = req.Spec(c, img, root)
+		if uerr := e.opts.Storage.Unmount(c); err == nil {
+			err = uerr
+		}
+	}
+	if err != nil {
+		e.opts.Storage.Remove(c, true)
+		return nil, err
+	}
+	if err := e.saveConfig(c); err != nil {
+		e.opts.Storage.Remove(c, true)
+		return nil, err
+	}
+	return c, nil
+}
+
+// Inspect returns the container with its state as it truly is: a state file
+// that says running is checked against the recorded PIDs and start times.
+func (e *Engine) Inspect(ref string) (*Info, error) {
+	id, err := e.Lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	return e.info(id)
+}
+
+func (e *Engine) info(id string) (*Info, error) {
+	c, err := e.load(id)
+	if err != nil {
+		return nil, err
+	}
+	st, err := e.loadState(id)
+	if err != nil {
+		return nil, err
+	}
+	return &Info{Container: c, State: observe(st)}, nil
+}
+
+// observe corrects a recorded state by what the kernel says. A running
+// container whose init is gone is still running while its monitor lives
+// (the monitor is about to record the exit); with both gone the exit code
+// is lost, and Docker reports 255 for that.
+func observe(st State) State {
+	if !st.Running {
+		return st
+	}
+	if alive(st.Pid, st.PidStart) || alive(st.MonitorPid, st.MonitorStart) {
+		return st
+	}
+	st.Status, st.Running, st.Restarting = "exited", false, false
+	st.ExitCode, st.Pid = 255, 0
+	if st.FinishedAt.IsZero() {
+		st.FinishedAt = time.Now().UTC()
+	}
+	return st
+}
+
+// List returns the containers, newest first.
+func (e *Engine) List() ([]*Info, error) {
+	ids, err := e.IDs()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Info
+	for _, id := range ids {
+		in, err := e.info(id)
+		if errors.Is(err, ErrNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+// RunningError is Docker's refusal to remove a running container.
+type RunningError struct{ Name string }
+
+func (r *RunningError) Error() string {
+	return fmt.Sprintf("cannot remove container \"/%s\": container is running: stop the container before attempting removal or force remove", r.Name)
+}
+
+// Remove deletes a container: with force a running one is killed first;
+// with volumes its anonymous volumes go too. It works when the monitor is
+// dead: the engine itself deletes the runtime's container, unmounts the
+// root and removes the cgroup.
+func (e *Engine) Remove(ref string, force, volumes bool) error {
+	id, err := e.Lookup(ref)
+	if err != nil {
+		return err
+	}
+	l, err := e.lock(id)
+	if err != nil {
+		return err
+	}
+	in, err := e.info(id)
+	if err != nil {
+		l.unlock()
+		return err
+	}
+	if in.State.Running && !force {
+		l.unlock()
+		return &RunningError{in.Name}
+	}
+	if in.State.Running || alive(in.State.MonitorPid, in.State.MonitorStart) {
+		// The monitor needs the lock to record the exit: let it have it.
+		l.unlock()
+		e.killAndWait(in)
+		if l, err = e.lock(id); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return nil // the monitor removed it (--rm)
+			}
+			return err
+		}
+	}
+	defer l.unlock()
+	e.waitInitGone(id)
+	return e.destroy(in.Container, volumes)
+}
+
+// waitInitGone waits for the last recorded init to leave the process table
+// (observe hides the PID of a dead one; the state file keeps it).
+func (e *Engine) waitInitGone(id string) {
+	if raw, err := e.loadState(id); err == nil {
+		waitGone(raw.Pid, raw.PidStart, 10*time.Second)
+	}
+}
+
+// killAndWait kills the container's init and waits for the monitor to
+// finish; a monitor that does not, and only one whose PID and start time
+// match, is killed.
+func (e *Engine) killAndWait(in *Info) {
+	st := in.State
+	if alive(st.Pid, st.PidStart) {
+		if rt, err := e.loadRuntime(in.ID); err == nil {
+			e.runtimeFor(in.ID, rt).kill(in.ID, "KILL")
+		}
+		signalIf(st.Pid, st.PidStart, unix.SIGKILL) // when the runtime lost it
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && (alive(st.Pid, st.PidStart) || alive(st.MonitorPid, st.MonitorStart)) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if signalIf(st.MonitorPid, st.MonitorStart, unix.SIGKILL) {
+		for alive(st.MonitorPid, st.MonitorStart) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// teardown undoes a start: the runtime's container, the cgroup, the root's
+// mount, the network. Each step is harmless when there is nothing to undo.
+func (e *Engine) teardown(c *Container) error {
+	var errs []error
+	if rt, err := e.loadRuntime(c.ID); err == nil {
+		r := e.runtimeFor(c.ID, rt)
+		if _, err := r.state(c.ID); err == nil {
+			if err := r.delete(c.ID, true); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if mgr, err := cgroups.New(cgroups.DefaultRoot, CgroupPath(c.ID)); err == nil {
+		for _, d := range mgr.Dirs() {
+			if _, err := os.Stat(d); err == nil {
+				if err := mgr.Destroy(); err != nil {
+					errs = append(errs, fmt.Errorf("remove the cgroup: %w", err))
+				}
+				break
+			}
+		}
+	}
+	if e.opts.Networks != nil {
+		if err := e.opts.Networks.Detach(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := e.opts.Storage.Unmount(c); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// destroy removes everything of a stopped container; the caller holds its
+// lock. The data directory goes last but one (renamed away first, so that
+// a half-removed container is never listed), the name last.
+func (e *Engine) destroy(c *Container, volumes bool) error {
+	if err := e.teardown(c); err != nil {
+		return fmt.Errorf("remove container %s: %w", short(c.ID), err)
+	}
+	if err := e.opts.Storage.Remove(c, volumes); err != nil {
+		return fmt.Errorf("remove container %s: %w", short(c.ID), err)
+	}
+	os.Remove(e.attachSocket(c.ID))
+	os.Remove(e.consoleSocket(c.ID))
+	if err := os.RemoveAll(e.execDir(c.ID)); err != nil {
+		return fmt.Errorf("remove container %s: %w", short(c.ID), err)
+	}
+	trash := filepath.Join(e.opts.DataRoot, "containers", ".removing-"+c.ID)
+	if err := os.Rename(e.dataDir(c.ID), trash); err != nil {
+		return fmt.Errorf("remove container %s: %w", short(c.ID), err)
+	}
+	if err := os.RemoveAll(trash); err != nil {
+		return fmt.Errorf("remove container %s: %w", short(c.ID), err)
+	}
+	e.releaseName(c.Name, c.ID)
+	return nil
+}
+
+// Rename gives a container a new name.
+func (e *Engine) Rename(ref, name string) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
+	}
+	id, err := e.Lookup(ref)
+	if err != nil {
+		return err
+	}
+	l, err := e.lock(id)
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	c, err := e.load(id)
+	if err != nil {
+		return err
+	}
+	if c.Name == name {
+		return fmt.Errorf("Renaming a container with the same name as its current name")
+	}
+	if err := e.reserveName(name, id); err != nil {
+		return err
+	}
+	old := c.Name
+	c.Name = name
+	if err := e.saveConfig(c); err != nil {
+		e.releaseName(name, id)
+		return err
+	}
+	e.releaseName(old, id)
+	return nil
+}
+
+// Prune removes every container that is not running and returns their IDs.
+func (e *Engine) Prune() ([]string, error) {
+	list, err := e.List()
+	if err != nil {
+		return nil, err
+	}
+	var gone []string
+	var errs []error
+	for _, in := range list {
+		if in.State.Running || in.State.Restarting {
+			continue
+		}
+		err := e.Remove(in.ID, false, false)
+		var re *RunningError
+		switch {
+		case err == nil:
+			gone = append(gone, in.ID)
+		case errors.Is(err, ErrNotFound), errors.As(err, &re):
+		default:
+			errs = append(errs, err)
+		}
+	}
+	return gone, errors.Join(errs...)
+}
