@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,48 +22,15 @@ import (
 func TestMain(m *testing.M) { testkit.MainProgram(m, main) }
 
 // box is one test's minibox installation: its own data and exec roots,
-// lesson 03's runtime as "minibox" (until the runtime is this program's).
+// the default runtime is this program's own (lesson 03's, `minibox runtime`).
 type box struct {
 	t          *testing.T
 	data, exec string
 }
 
-var (
-	buildOnce sync.Once
-	runtime03 string
-	buildErr  error
-)
-
-// lesson03Runtime builds lesson 03's program, the default OCI runtime.
-func lesson03Runtime(t *testing.T) string {
-	buildOnce.Do(func() {
-		dir := filepath.Join(os.TempDir(), "minibox-test-bin")
-		if buildErr = os.MkdirAll(dir, 0o755); buildErr != nil {
-			return
-		}
-		tmp, err := os.CreateTemp(dir, "03-rootfs-*")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		tmp.Close()
-		out, err := exec.Command("go", "build", "-o", tmp.Name(), "minibox/03-rootfs").CombinedOutput()
-		if err != nil {
-			os.Remove(tmp.Name())
-			buildErr = &exec.Error{Name: "go build: " + string(out), Err: err}
-			return
-		}
-		runtime03 = filepath.Join(dir, "03-rootfs")
-		buildErr = os.Rename(tmp.Name(), runtime03)
-	})
-	require.NoError(t, buildErr)
-	return runtime03
-}
-
 func newBox(t *testing.T) *box {
 	t.Helper()
 	testkit.Root(t)
-	lesson03Runtime(t)
 	rootfs := testkit.BusyboxRootfs(t)
 	require.NoError(t, os.Setenv(enginetest.RootfsEnv, rootfs))
 	// Unix socket paths are short (unix(7)): the exec root is too.
@@ -86,7 +52,7 @@ func newBox(t *testing.T) *box {
 }
 
 func (b *box) args(args ...string) []string {
-	return append([]string{"--data-root", b.data, "--exec-root", b.exec, "--add-runtime", "minibox=" + runtime03}, args...)
+	return append([]string{"--data-root", b.data, "--exec-root", b.exec}, args...)
 }
 
 // run runs minibox with the box's roots.

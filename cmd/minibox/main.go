@@ -17,15 +17,7 @@ import (
 )
 
 func main() {
-	// A container's monitor is this program re-executed: detect it first,
-	// as lesson 01 detects the container's init.
-	if engine.IsMonitor() {
-		engine.RunMonitor(func(dataRoot, execRoot string) (*engine.Engine, error) {
-			return wire(commands.Globals{DataRoot: dataRoot, ExecRoot: execRoot})
-		})
-	}
-	c := commands.New("minibox", "minibox: a small Docker without a daemon (lessons 01-04)", wire)
-	os.Exit(c.Execute(os.Args[1:], os.Stdout, os.Stderr))
+	commands.Main("minibox", "minibox: a small Docker without a daemon (lessons 01-04)", wire)
 }
 
 // wire makes the engine with this lesson's implementations. The storage

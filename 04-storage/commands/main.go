@@ -1,0 +1,33 @@
+package commands
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"minibox/03-rootfs/ocicli"
+	"minibox/04-storage/engine"
+)
+
+// Main is the whole of a minibox program's main: wire makes the engine with
+// the program's lessons. A minibox binary plays three more parts when it is
+// re-executed, and detects them first: the container's init (and an exec'd
+// process), both lesson 03's, and a container's monitor. It also hosts
+// lesson 03's OCI runtime as the hidden `runtime` command, which the engine
+// drives as containerd's shim drives runc.
+func Main(name, short string, wire NewEngine, more ...*cobra.Command) {
+	ocicli.MaybeInit()
+	if engine.IsMonitor() {
+		engine.RunMonitor(func(dataRoot, execRoot string) (*engine.Engine, error) {
+			return wire(Globals{DataRoot: dataRoot, ExecRoot: execRoot})
+		})
+	}
+	c := New(name, short, wire)
+	var g ocicli.Flags
+	rt := &cobra.Command{Use: "runtime", Hidden: true, Short: "minibox's own OCI runtime (runc's commands), as the engine calls it"}
+	g.AddFlags(rt)
+	rt.AddCommand(ocicli.Commands(&g)...)
+	c.Add(rt)
+	c.Add(more...)
+	os.Exit(c.Execute(os.Args[1:], os.Stdout, os.Stderr))
+}
