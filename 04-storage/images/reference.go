@@ -44,7 +44,7 @@ func ParseReference(s string) (Reference, error) {
 		}
 		return fmt.Errorf("invalid reference format: %s", why)
 	}
-	if s == "" || len(s) > 255 || strings.Contains(s, "@") {
+	if s == "" || len(s) > 4096 || strings.Contains(s, "@") {
 		return Reference{}, bad("")
 	}
 	name, tag := s, "latest"
@@ -78,7 +78,11 @@ func ParseReference(s string) (Reference, error) {
 	if domain == "docker.io" && !strings.Contains(path, "/") {
 		path = "library/" + path
 	}
-	return Reference{Domain: domain, Path: path, Tag: tag}, nil
+	r := Reference{Domain: domain, Path: path, Tag: tag}
+	if len(r.Repository()) > 255 {
+		return Reference{}, bad("repository name must not be more than 255 characters")
+	}
+	return r, nil
 }
 
 func alnum(r byte) bool { return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' }
