@@ -244,6 +244,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"bad -v", engine.HostConfig{Binds: []string{"v1:/a", "x:/b"}}, "invalid volume specification: 'x:/b'"},
 		{"bad tmpfs", engine.HostConfig{Binds: []string{"v1:/a"}, Tmpfs: map[string]string{"/t": "bogus"}}, "invalid --tmpfs"},
 		{"missing --volumes-from", engine.HostConfig{Binds: []string{"v1:/a"}, VolumesFrom: []string{"ghost"}}, "no such container: ghost"},
+		// These fail late: the volume and the layer are made, then undone.
+		{"a host directory that cannot be made", engine.HostConfig{Binds: []string{"v1:/a", "/proc/minibox-none/x:/b"}}, "create bind source /proc/minibox-none/x"},
+		{"the same container twice", engine.HostConfig{Binds: []string{"v1:/a"}}, "exists"},
 		{"bad driver", engine.HostConfig{Binds: []string{"v1:/a"}, StorageDriver: "zfs"}, "storage driver \"zfs\""},
 	}
 	for _, tt := range tests {
@@ -253,13 +256,28 @@ func TestBadInputChangesNothing(t *testing.T) {
 				driver = "vfs"
 			}
 			c := newContainer(driver, tt.hc, img)
-			err := s.Create(c, img)
+			if tt.name == "the same container twice" {
+				first := newContainer(driver, engine.HostConfig{}, img)
+				create(t, s, first, img)
+				c.ID = first.ID
+				defer func() {
+					ents, _ := os.ReadDir(filepath.Join(s.Layers.Root, driver))
+					assert.Len(t, ents, 1, "the first one's snapshot stays")
+				}()
+			}
+			before, err := s.Volumes.List(volumes.Filter{})
+			require.NoError(t, err)
+			err = s.Create(c, img)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.err)
 			vs, err := s.Volumes.List(volumes.Filter{})
 			require.NoError(t, err)
-			assert.Empty(t, vs, "no volume")
+			assert.Equal(t, before, vs, "no new volume")
 			assert.NoDirExists(t, filepath.Join(other, "not"), "no host directory")
+			assert.Empty(t, c.Mounts)
+			if tt.name == "the same container twice" {
+				return
+			}
 			for _, d := range []string{"overlay", "vfs"} {
 				ents, _ := os.ReadDir(filepath.Join(s.Layers.Root, d))
 				assert.Empty(t, ents, "no snapshot")
@@ -267,7 +285,6 @@ func TestBadInputChangesNothing(t *testing.T) {
 			users, err := s.Layers.Users(img.DiffIDs[0])
 			require.NoError(t, err)
 			assert.Len(t, users, 1, "only the image uses its layer")
-			assert.Empty(t, c.Mounts)
 		})
 	}
 }
