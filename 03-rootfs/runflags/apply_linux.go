@@ -140,9 +140,9 @@ func (f *Flags) mounts(spec *specs.Spec) error {
 		}
 		if _, err := os.Stat(m.Source); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("invalid volume specification %q: bind source path does not exist: %s", v, m.Source)
+				return fmt.Errorf("invalid volume specification: '%s': bind source path does not exist: %s", v, m.Source)
 			}
-			return fmt.Errorf("invalid volume specification %q: %w", v, err)
+			return fmt.Errorf("invalid volume specification: '%s': %w", v, err)
 		}
 		user = append(user, m)
 	}

@@ -229,67 +229,162 @@ func TweakCapabilities(base, all, add, drop []string) ([]string, error) {
 // propagation words a -v mode may hold (mount_namespaces(7)).
 var propagations = []string{"private", "rprivate", "shared", "rshared", "slave", "rslave"}
 
-// ParseVolume reads a `-v HOSTDIR:CTRDIR[:MODE]` bind mount. MODE is a
-// comma-separated list of ro or rw, a propagation (rprivate by default, as
-// Docker) and z or Z (SELinux relabeling: accepted and ignored, this lab
-// does not use SELinux). Named and anonymous volumes arrive with lesson 04:
-// here the host side must be an absolute path.
-func ParseVolume(s string) (specs.Mount, error) {
+// VolumeSpec is one `-v` value taken apart, in Docker's full syntax:
+//
+//	/ctr                    an anonymous volume (Source empty)
+//	NAME:/ctr[:MODE]        a named volume
+//	/host:/ctr[:MODE]       a bind mount (a Source that starts with / or .)
+//
+// Lesson 03 knows only bind mounts (ParseVolume); lesson 04 adds volumes on
+// the same parser.
+type VolumeSpec struct {
+	Source      string // "" for an anonymous volume; a volume name; or a host path as given
+	Destination string // cleaned, absolute, not "/"
+	Bind        bool   // Source is a host path
+	ReadOnly    bool
+	Propagation string // "" unless MODE names one
+	NoCopy      bool   // nocopy: do not fill an empty volume from the image
+}
+
+// ParseVolumeSpec reads a `-v [SOURCE:]DEST[:MODE]` with Docker's rules: a
+// SOURCE that starts with '/' or '.' is a host path, anything else names a
+// volume. MODE is a comma-separated list of ro or rw, a propagation, z or Z
+// (SELinux relabeling: accepted and ignored here) and, for volumes, nocopy.
+func ParseVolumeSpec(s string) (VolumeSpec, error) {
 	bad := func(why string) error {
-		return fmt.Errorf("invalid volume specification %q: %s; use -v /host/dir:/container/dir[:ro]", s, why)
+		return fmt.Errorf("invalid volume specification: '%s': %s; use -v /host/dir:/container/dir[:ro] or -v volume:/container/dir[:ro]", s, why)
 	}
 	if strings.ContainsRune(s, 0) {
-		return specs.Mount{}, bad("it holds a NUL byte")
+		return VolumeSpec{}, bad("it holds a NUL byte")
 	}
+	var v VolumeSpec
+	var mode string
 	parts := strings.Split(s, ":")
-	switch {
-	case len(parts) == 1:
-		return specs.Mount{}, bad("anonymous volumes come with lesson 04 (storage); give a host directory too")
-	case len(parts) > 3:
-		return specs.Mount{}, bad("too many ':'")
+	switch len(parts) {
+	case 1:
+		v.Destination = parts[0]
+	case 2:
+		if validMode(parts[1]) {
+			return VolumeSpec{}, bad(fmt.Sprintf("%q is a mode, and an anonymous volume takes none", parts[1]))
+		}
+		v.Source, v.Destination = parts[0], parts[1]
+		if v.Source == "" {
+			return VolumeSpec{}, bad("the host path is empty")
+		}
+	case 3:
+		v.Source, v.Destination, mode = parts[0], parts[1], parts[2]
+		if v.Source == "" {
+			return VolumeSpec{}, bad("the host path is empty")
+		}
+	default:
+		return VolumeSpec{}, bad("too many ':'")
 	}
-	src, dst := parts[0], parts[1]
-	switch {
-	case src == "":
-		return specs.Mount{}, bad("the host path is empty")
-	case !filepath.IsAbs(src):
-		return specs.Mount{}, bad(fmt.Sprintf("%q is not an absolute host path (named volumes come with lesson 04)", src))
+	v.Bind = strings.HasPrefix(v.Source, "/") || strings.HasPrefix(v.Source, ".")
+	switch dst := v.Destination; {
 	case dst == "":
-		return specs.Mount{}, bad("the container path is empty")
+		return VolumeSpec{}, bad("the container path is empty")
 	case !filepath.IsAbs(dst):
-		return specs.Mount{}, bad(fmt.Sprintf("the container path %q must be absolute", dst))
+		return VolumeSpec{}, bad(fmt.Sprintf("the container path %q must be absolute", dst))
 	case filepath.Clean(dst) == "/":
-		return specs.Mount{}, bad("the container path cannot be '/'")
+		return VolumeSpec{}, bad("the container path cannot be '/'")
 	}
-	mode, prop := "rw", "rprivate"
+	v.Destination = filepath.Clean(v.Destination)
+	if v.Bind {
+		v.Source = filepath.Clean(v.Source)
+	} else if v.Source != "" && !ValidVolumeName(v.Source) {
+		return VolumeSpec{}, bad(fmt.Sprintf("%q includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed; if you intended to pass a host directory, use an absolute path", v.Source))
+	}
+	if len(parts) < 3 {
+		return v, nil
+	}
 	var seenMode, seenProp bool
-	if len(parts) == 3 {
-		for _, w := range strings.Split(parts[2], ",") {
-			switch {
-			case w == "ro" || w == "rw":
-				if seenMode {
-					return specs.Mount{}, bad("more than one of ro and rw")
-				}
-				mode, seenMode = w, true
-			case slices.Contains(propagations, w):
-				if seenProp {
-					return specs.Mount{}, bad("more than one propagation mode")
-				}
-				prop, seenProp = w, true
-			case w == "z" || w == "Z":
-			case w == "nocopy":
-				return specs.Mount{}, bad("nocopy is for volumes, not for a host directory")
-			default:
-				return specs.Mount{}, bad(fmt.Sprintf("unknown mode %q (use ro, rw, a propagation such as rslave, z or Z)", w))
+	for _, w := range strings.Split(mode, ",") {
+		switch {
+		case w == "ro" || w == "rw":
+			if seenMode {
+				return VolumeSpec{}, bad("more than one of ro and rw")
 			}
+			v.ReadOnly, seenMode = w == "ro", true
+		case slices.Contains(propagations, w):
+			if seenProp {
+				return VolumeSpec{}, bad("more than one propagation mode")
+			}
+			v.Propagation, seenProp = w, true
+		case w == "z" || w == "Z":
+		case w == "nocopy":
+			if v.Bind {
+				return VolumeSpec{}, bad("nocopy is for volumes, not for a host directory")
+			}
+			if v.NoCopy {
+				return VolumeSpec{}, bad("nocopy given twice")
+			}
+			v.NoCopy = true
+		default:
+			return VolumeSpec{}, bad(fmt.Sprintf("unknown mode %q (use ro, rw, a propagation such as rslave, z or Z, nocopy)", w))
 		}
 	}
-	return specs.Mount{
-		Destination: filepath.Clean(dst),
-		Type:        "bind",
-		Source:      filepath.Clean(src),
-		Options:     []string{"rbind", mode, prop},
-	}, nil
+	if v.Propagation != "" && !v.Bind {
+		return VolumeSpec{}, bad("a propagation is for a host directory, not for a volume")
+	}
+	return v, nil
+}
+
+// validMode reports whether every word of m is a -v mode word.
+func validMode(m string) bool {
+	for _, w := range strings.Split(m, ",") {
+		if !(w == "ro" || w == "rw" || w == "z" || w == "Z" || w == "nocopy" || slices.Contains(propagations, w)) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidVolumeName is Docker's rule for a local volume's name:
+// [a-zA-Z0-9][a-zA-Z0-9_.-]+ (two characters at least).
+func ValidVolumeName(name string) bool {
+	if len(name) < 2 {
+		return false
+	}
+	for i, r := range name {
+		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if !alnum && (i == 0 || !strings.ContainsRune("_.-", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseVolume reads a `-v HOSTDIR:CTRDIR[:MODE]` bind mount (see
+// ParseVolumeSpec; the propagation is rprivate by default, as Docker's).
+// Named and anonymous volumes arrive with lesson 04: here the host side
+// must be an absolute path.
+func ParseVolume(s string) (specs.Mount, error) {
+	v, err := ParseVolumeSpec(s)
+	if err != nil {
+		return specs.Mount{}, err
+	}
+	bad := func(why string) error {
+		return fmt.Errorf("invalid volume specification: '%s': %s; use -v /host/dir:/container/dir[:ro]", s, why)
+	}
+	switch {
+	case v.Source == "":
+		return specs.Mount{}, bad("anonymous volumes come with lesson 04 (storage); give a host directory too")
+	case !filepath.IsAbs(v.Source):
+		return specs.Mount{}, bad(fmt.Sprintf("%q is not an absolute host path (named volumes come with lesson 04)", v.Source))
+	}
+	return BindMount(v), nil
+}
+
+// BindMount is the spec mount of a bind VolumeSpec.
+func BindMount(v VolumeSpec) specs.Mount {
+	mode, prop := "rw", "rprivate"
+	if v.ReadOnly {
+		mode = "ro"
+	}
+	if v.Propagation != "" {
+		prop = v.Propagation
+	}
+	return specs.Mount{Destination: v.Destination, Type: "bind", Source: v.Source, Options: []string{"rbind", mode, prop}}
 }
 
 // tmpfsData are the tmpfs(5) options that take a value; the mount(8) flag

@@ -163,6 +163,8 @@ type Mount struct {
 	TmpfsSize    int64  `json:",omitempty"`
 	TmpfsMode    uint32 `json:",omitempty"`
 	BindNoCreate bool   `json:",omitempty"` // --mount type=bind: a missing source is an error
+	// BindPropagation is a bind mount's propagation (rprivate when empty).
+	BindPropagation string `json:",omitempty"`
 }
 
 // MountPoint is one entry of `inspect`'s Mounts, as Docker prints it.
