@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -14,8 +15,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"minibox/04-storage/containerfs"
 	"minibox/04-storage/engine"
-	"minibox/04-storage/engine/enginetest"
+	"minibox/04-storage/storage"
 	"minibox/internal/testkit"
 )
 
@@ -31,12 +33,11 @@ type box struct {
 func newBox(t *testing.T) *box {
 	t.Helper()
 	testkit.Root(t)
-	rootfs := testkit.BusyboxRootfs(t)
-	require.NoError(t, os.Setenv(enginetest.RootfsEnv, rootfs))
 	// Unix socket paths are short (unix(7)): the exec root is too.
 	execRoot, err := os.MkdirTemp("", "mbx")
 	require.NoError(t, err)
 	b := &box{t: t, data: t.TempDir(), exec: execRoot}
+	b.importImages()
 	t.Cleanup(func() {
 		// Whatever a failed test left: rm -f it all, then no monitor of
 		// ours may be left.
@@ -49,6 +50,30 @@ func newBox(t *testing.T) *box {
 		os.RemoveAll(execRoot)
 	})
 	return b
+}
+
+// The images every box has, imported from the busybox fixture as a tar
+// (as `docker import` does): busybox, and busybox-usr1 with a stop signal
+// and a working directory of its own.
+var boxImages = map[string][]string{
+	"busybox":      nil,
+	"busybox-usr1": {"STOPSIGNAL SIGUSR1", "WORKDIR /tmp"},
+}
+
+// importImages imports boxImages into the box's data root through the
+// image store the program opens (containerfs.New over the same root).
+func (b *box) importImages() {
+	b.t.Helper()
+	var layer bytes.Buffer
+	_, err := storage.WriteTar(&layer, testkit.BusyboxRootfs(b.t))
+	require.NoError(b.t, err)
+	st, err := containerfs.New(b.data)
+	require.NoError(b.t, err)
+	common := []string{`CMD ["sh"]`, "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "ENV FROM_IMAGE=yes"}
+	for ref, changes := range boxImages {
+		_, err := st.Images.Import(bytes.NewReader(layer.Bytes()), ref, append(append([]string{}, common...), changes...), "")
+		require.NoError(b.t, err, "import %s", ref)
+	}
 }
 
 func (b *box) args(args ...string) []string {

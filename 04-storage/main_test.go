@@ -85,7 +85,7 @@ func TestRunErrorsAreDockers(t *testing.T) {
 func TestDetachedLifecycle(t *testing.T) {
 	b := newBox(t)
 	name, label := random("web-"), random("l")
-	id := b.ok("run", "-d", "--name", name, "-l", "team="+label, "busybox", "sh", "-c", "echo started; exec sleep 1000")
+	id := b.ok("run", "-d", "--name", name, "-l", "team="+label, "busybox", "sh", "-c", "echo started; head -c 100000 /dev/zero >/big; exec sleep 1000")
 	require.Regexp(t, hexID, id)
 
 	assert.Equal(t, id[:12], b.ok("ps", "-q"))
@@ -98,8 +98,11 @@ func TestDetachedLifecycle(t *testing.T) {
 	assert.Regexp(t, `^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$`, table[0])
 	assert.Regexp(t, `^`+id[:12]+`\s+busybox\s+"sh -c echo started;…"\s+.* ago\s+Up .*\s+`+name+`$`, table[1])
 	assert.Equal(t, name+" running", b.ok("ps", "--format", "{{.Names}} {{.State}}"))
-	// -s: the stand-in storage's read-write layer is a copy of the image.
-	assert.Regexp(t, `^[0-9.]+[kM]B \(virtual [0-9.]+[kM]B\)$`, b.ok("ps", "-s", "--format", "{{.Size}}"))
+	// -s: the read-write layer holds the file the container wrote (sizes in
+	// Docker's units of 1000); the virtual size adds the image's layer.
+	waitFor(t, "the written file", func() bool {
+		return regexp.MustCompile(`^100kB \(virtual [0-9.]+MB\)$`).MatchString(b.ok("ps", "-s", "--format", "{{.Size}}"))
+	})
 	assert.Regexp(t, `SIZE$`, strings.Split(b.ok("ps", "-s"), "\n")[0])
 
 	var insp []map[string]any

@@ -23,6 +23,7 @@ type Globals struct {
 	ExecRoot       string   // --exec-root, $MINIBOX_EXEC_ROOT
 	AddRuntimes    []string // --add-runtime NAME=PATH
 	DefaultRuntime string   // --default-runtime
+	StorageDriver  string   // --storage-driver: overlay or vfs, for containers that name none
 }
 
 // Runtimes turns --add-runtime into the engine's map.
@@ -63,6 +64,7 @@ func New(name, short string, wire NewEngine) *CLI {
 	f.StringVar(&c.Globals.ExecRoot, "exec-root", envOr("MINIBOX_EXEC_ROOT", engine.DefaultExecRoot), "root directory of execution state (bundles, sockets)")
 	f.StringArrayVar(&c.Globals.AddRuntimes, "add-runtime", nil, "register an OCI runtime: NAME=PATH (repeatable)")
 	f.StringVar(&c.Globals.DefaultRuntime, "default-runtime", engine.DefaultRuntime, "the OCI runtime of containers without --runtime")
+	f.StringVar(&c.Globals.StorageDriver, "storage-driver", envOr("MINIBOX_STORAGE_DRIVER", ""), "the storage driver of new containers: overlay or vfs (default overlay)")
 	c.Add(c.runCmd(), c.createCmd(), c.startCmd(), c.psCmd(), c.logsCmd(), c.stopCmd(), c.killCmd(),
 		c.rmCmd(), c.waitCmd(), c.inspectCmd(), c.restartCmd(), c.renameCmd(), c.attachCmd(), c.topCmd(), c.execCmd(), c.cpCmd(),
 		c.containerCmd(), c.systemCmd(), c.infoCmd(), c.versionCmd())

@@ -20,6 +20,8 @@ import (
 	"minibox/02-cgroups/cgroups"
 	"minibox/03-rootfs/runflags"
 	"minibox/04-storage/engine"
+	"minibox/04-storage/images"
+	"minibox/04-storage/mounts"
 )
 
 // createFlags are the flags `create` and `run` share: lesson 01's
@@ -35,6 +37,8 @@ type createFlags struct {
 	runtime    string
 	userns     string
 	network    string
+	mounts     []string // --mount
+	volsFrom   []string // --volumes-from
 	sec        runflags.Flags
 	limits     cgroups.Flags
 	cmd        *cobra.Command
@@ -54,6 +58,8 @@ func (f *createFlags) add(cmd *cobra.Command) {
 	fs.StringVar(&f.runtime, "runtime", "", "the OCI runtime to use for this container (minibox, runc, crun)")
 	fs.StringVar(&f.userns, "userns", "", "user namespace: HOSTID[:SIZE] or CONTAINERID:HOSTID:SIZE")
 	fs.StringVar(&f.network, "network", "none", "connect the container to a network: none or host")
+	fs.StringArrayVar(&f.mounts, "mount", nil, "attach a file system mount: type=bind|volume|tmpfs,source=...,target=...[,readonly] (repeatable)")
+	fs.StringArrayVar(&f.volsFrom, "volumes-from", nil, "mount the volumes of a container: CONTAINER[:ro|rw] (repeatable)")
 	f.sec.AddFlags(fs)
 	fs.MarkHidden("rootfs") // the image gives the root filesystem now
 	f.limits.AddFlags(fs)
@@ -99,19 +105,6 @@ func (f *createFlags) request(args []string, autoRemove bool) (engine.CreateRequ
 	default:
 		return req, fmt.Errorf("network %s not found", f.network)
 	}
-	tmpfs := map[string]string{}
-	for _, t := range f.sec.Tmpfs {
-		if _, err := runflags.ParseTmpfs(t); err != nil {
-			return req, err
-		}
-		p, o, _ := strings.Cut(t, ":")
-		tmpfs[p] = o
-	}
-	for _, v := range f.sec.Volumes {
-		if _, err := runflags.ParseVolume(v); err != nil {
-			return req, err
-		}
-	}
 	req.Name = f.name
 	req.Config = engine.Config{
 		Image: args[0], Cmd: args[1:], Labels: labels, Tty: f.sec.TTY, OpenStdin: f.sec.Interactive,
@@ -126,11 +119,17 @@ func (f *createFlags) request(args []string, autoRemove bool) (engine.CreateRequ
 		}
 	}
 	h := engine.HostConfig{
-		Binds: f.sec.Volumes, Tmpfs: tmpfs, ReadonlyRootfs: f.sec.ReadOnly, AutoRemove: autoRemove,
+		ReadonlyRootfs: f.sec.ReadOnly, AutoRemove: autoRemove,
 		Runtime: f.runtime, Init: f.init, NetworkMode: f.network, Privileged: f.sec.Privileged,
 		CapAdd: f.sec.CapAdd, CapDrop: f.sec.CapDrop, SecurityOpt: f.sec.SecurityOpt,
 		CpusetCpus: f.limits.CpusetCpus, CpusetMems: f.limits.CpusetMems, CpuShares: f.limits.CPUShares,
 		CpuPeriod: f.limits.CPUPeriod, CpuQuota: f.limits.CPUQuota,
+	}
+	// -v, --mount, --tmpfs and --volumes-from: checked here, made by the
+	// storage when the container is created.
+	storageFlags := mounts.Flags{Volumes: f.sec.Volumes, Mounts: f.mounts, Tmpfs: f.sec.Tmpfs, VolumesFrom: f.volsFrom}
+	if err := storageFlags.Apply(&h); err != nil {
+		return req, err
 	}
 	if m := res.Memory; m != nil {
 		if m.Limit != nil {
@@ -157,6 +156,20 @@ func (f *createFlags) request(args []string, autoRemove bool) (engine.CreateRequ
 		return f.spec(c, img, root, res)
 	}
 	return req, nil
+}
+
+// createErr is how Docker's CLI reports a failed create: a missing image
+// is first "Unable to find image 'REF' locally" (where Docker would then
+// pull; minibox has no registry before lesson 06).
+func createErr(cmd *cobra.Command, ref string, err error) error {
+	if errors.Is(err, engine.ErrImageNotFound) {
+		name := ref
+		if r, perr := images.ParseReference(ref); perr == nil {
+			name = r.FamiliarString()
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "Unable to find image '%s' locally\n", name)
+	}
+	return daemonErr(err, 125)
 }
 
 func (f *createFlags) detached() bool {
@@ -283,7 +296,7 @@ func (c *CLI) createCmd() *cobra.Command {
 			}
 			ctr, err := e.Create(req)
 			if err != nil {
-				return daemonErr(err, 125)
+				return createErr(cmd, req.Config.Image, err)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), ctr.ID)
 			return nil
@@ -315,7 +328,7 @@ func (c *CLI) runCmd() *cobra.Command {
 			}
 			ctr, err := e.Create(req)
 			if err != nil {
-				return daemonErr(err, 125)
+				return createErr(cmd, req.Config.Image, err)
 			}
 			if detach {
 				if err := e.Start(ctr.ID, nil); err != nil {
