@@ -1,0 +1,114 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"minibox/04-storage/storage"
+	"minibox/internal/testkit"
+)
+
+// The round trip of lesson 04: import a tar, run a container that adds,
+// changes and deletes files, see them in diff, commit, and run the new
+// image: the changes are there, the deleted file is gone (a whiteout), and
+// the image it came from is untouched. export flattens it all back to a tar.
+func TestImportCommitRoundTrip(t *testing.T) {
+	b := newBox(t)
+	var layer bytes.Buffer
+	_, err := storage.WriteTar(&layer, testkit.BusyboxRootfs(t))
+	require.NoError(t, err)
+	tarPath := filepath.Join(t.TempDir(), "rootfs.tar")
+	require.NoError(t, os.WriteFile(tarPath, layer.Bytes(), 0o644))
+	repo := random("mine")
+	id := b.ok("import", "-c", "ENV PATH=/bin", "-c", `CMD ["sh"]`, tarPath, repo+":v1")
+	require.Regexp(t, `^sha256:[0-9a-f]{64}$`, id)
+	assert.Contains(t, strings.Fields(b.ok("images", "-q")), id[7:19])
+	assert.Regexp(t, `(?m)^`+repo+`\s+v1\s+`+id[7:19]+`\s`, b.ok("images"))
+
+	word := random("w")
+	ctr := b.ok("run", "-d", repo+":v1", "sh", "-c", "echo "+word+" >/added && echo changed >>/etc/passwd && rm /etc/group")
+	require.Equal(t, "0", b.ok("wait", ctr))
+	diff := strings.Split(b.ok("diff", ctr), "\n")
+	assert.Contains(t, diff, "A /added")
+	assert.Contains(t, diff, "C /etc/passwd")
+	assert.Contains(t, diff, "D /etc/group")
+
+	newID := b.ok("commit", ctr, repo+":v2")
+	require.Regexp(t, `^sha256:[0-9a-f]{64}$`, newID)
+	assert.NotEqual(t, id, newID)
+	r := b.run("run", "--rm", repo+":v2", "sh", "-c", "cat /added; tail -n1 /etc/passwd; if test -e /etc/group; then echo group; fi")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Equal(t, word+"\nchanged\n", r.Stdout)
+	// The old image has none of it.
+	r = b.run("run", "--rm", repo+":v1", "sh", "-c", "test -e /added || echo none; if test -e /etc/group; then echo group; fi")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Equal(t, "none\ngroup\n", r.Stdout)
+
+	// export: one flat tar with the change and without the deleted file.
+	out := filepath.Join(t.TempDir(), "c.tar")
+	b.ok("export", "-o", out, ctr)
+	f, err := os.Open(out)
+	require.NoError(t, err)
+	defer f.Close()
+	names := map[string]string{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		data, _ := io.ReadAll(tr)
+		names[h.Name] = string(data)
+	}
+	assert.Equal(t, word+"\n", names["added"])
+	assert.Contains(t, names, "bin/busybox")
+	assert.NotContains(t, names, "etc/group")
+
+	// tag and rmi: an image in use by a container cannot go; untagging can.
+	b.ok("tag", repo+":v2", repo+":v3")
+	assert.Contains(t, b.ok("images"), "v3")
+	b.ok("rmi", repo+":v3")
+	assert.NotContains(t, b.ok("images"), "v3")
+	r = b.run("rmi", repo+":v1")
+	assert.Equal(t, 1, r.Code, "v1 is the image of a container: %s", r.Stdout)
+	b.ok("rm", ctr)
+	b.ok("rmi", repo+":v1")
+	assert.NotContains(t, strings.Fields(b.ok("images", "-q")), id[7:19])
+}
+
+// A named volume outlives its container (rm -v removes anonymous volumes
+// only); --mount and --volumes-from reach the same data.
+func TestNamedVolumeSurvivesRm(t *testing.T) {
+	b := newBox(t)
+	vol, word := random("vol"), random("w")
+	b.ok("run", "--name", "writer", "-v", vol+":/data", "busybox", "sh", "-c", "echo "+word+" >/data/f")
+	b.ok("rm", "-v", "writer")
+	r := b.run("run", "--rm", "--mount", "type=volume,source="+vol+",target=/srv,readonly", "busybox", "sh", "-c", "cat /srv/f; touch /srv/x || echo ro")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Equal(t, word+"\nro\n", r.Stdout)
+	holder := b.ok("create", "-v", vol+":/data", "busybox", "true")
+	r = b.run("run", "--rm", "--volumes-from", holder, "busybox", "cat", "/data/f")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Equal(t, word+"\n", r.Stdout)
+	_, err := os.Stat(filepath.Join(b.data, "volumes", vol, "_data", "f"))
+	assert.NoError(t, err, "the volume's data is under DATA/volumes")
+
+	// volume ls/inspect/rm/prune: in use, the volume cannot go.
+	assert.Contains(t, strings.Fields(b.ok("volume", "ls", "-q")), vol)
+	assert.Contains(t, b.ok("volume", "inspect", vol), `"Mountpoint": "`+filepath.Join(b.data, "volumes", vol, "_data")+`"`)
+	r = b.run("volume", "rm", vol)
+	assert.Equal(t, 1, r.Code, "a container uses it: %s", r.Stdout)
+	b.ok("rm", holder)
+	other := b.ok("volume", "create", random("v"))
+	assert.Contains(t, b.ok("volume", "prune", "-a", "-f"), other)
+	assert.NotContains(t, strings.Fields(b.ok("volume", "ls", "-q")), vol)
+}
