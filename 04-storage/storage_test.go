@@ -112,3 +112,19 @@ func TestNamedVolumeSurvivesRm(t *testing.T) {
 	assert.Contains(t, b.ok("volume", "prune", "-a", "-f"), other)
 	assert.NotContains(t, strings.Fields(b.ok("volume", "ls", "-q")), vol)
 }
+
+// --storage-driver picks the snapshotter of new containers: vfs copies the
+// image's layers into a plain directory instead of an overlay mount; a
+// container keeps the driver it was made with.
+func TestStorageDriverVfs(t *testing.T) {
+	b := newBox(t)
+	word := random("w")
+	id := b.ok("--storage-driver", "vfs", "run", "-d", "busybox", "sh", "-c", "echo "+word+" >/f; exec sleep 1000")
+	assert.Equal(t, "vfs", b.ok("inspect", "-f", "{{.GraphDriver.Name}}", id))
+	waitFor(t, "the file", func() bool { return b.run("exec", id, "cat", "/f").Stdout == word+"\n" })
+	assert.Contains(t, strings.Split(b.ok("diff", id), "\n"), "A /f")
+	b.ok("rm", "-f", id)
+	other := b.ok("run", "-d", "busybox", "sleep", "1000")
+	assert.Equal(t, "overlay", b.ok("inspect", "-f", "{{.GraphDriver.Name}}", other))
+	b.ok("rm", "-f", other)
+}
