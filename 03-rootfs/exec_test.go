@@ -218,6 +218,24 @@ func TestExecProcessSettings(t *testing.T) {
 			assert.Equal(t, []string{"/etc"}, facts["cwd"])
 			assert.Equal(t, []string{"7"}, facts["uid"])
 			assert.Equal(t, []string{"8"}, facts["gid"])
+			initBnd := status(strconv.Itoa(pid))["CapBnd"]
+			assert.Equal(t, initBnd, facts["CapBnd"], "no capabilities in the file: the container's bounding set")
+
+			// As root and without capabilities in the file: the
+			// container's capabilities, not all of root's.
+			proc = specs.Process{Args: []string{"sh", "-c", script}, Cwd: "/", Env: []string{"PATH=/bin"}}
+			data, err = json.Marshal(proc)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(file, data, 0o644))
+			r = rt.run(b, "exec", "--process", file, id)
+			require.Equal(t, 0, r.Code, r.Stderr)
+			facts = testkit.Facts(r.Stdout)
+			assert.Equal(t, []string{"0"}, facts["uid"])
+			require.Len(t, facts["CapEff"], 1, r.Stdout)
+			caps, err = strconv.ParseUint(facts["CapEff"][0], 16, 64)
+			require.NoError(t, err)
+			assert.Equal(t, initCaps, caps, "the container's capabilities")
+			assert.Equal(t, initBnd, facts["CapBnd"], "the container's bounding set")
 		})
 	}
 }

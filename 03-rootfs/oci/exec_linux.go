@@ -137,6 +137,17 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		}
 	}
 
+	if spec.Linux == nil {
+		return 0, fmt.Errorf("exec in container %q: its config has no \"linux\" section: no namespaces to join", id)
+	}
+	// A --process file without capabilities gets the container's, as
+	// runc's does: nil would leave the exec process all of root's
+	// capabilities and a full bounding set, more than the container has.
+	if p.Capabilities == nil && spec.Process != nil && spec.Process.Capabilities != nil {
+		cp := *p
+		cp.Capabilities = spec.Process.Capabilities
+		p = &cp
+	}
 	// What the exec process needs of the spec: its process, the seccomp
 	// filter and the namespaces (to know which exist).
 	exe := &specs.Spec{Version: spec.Version, Process: p, Linux: &specs.Linux{Namespaces: spec.Linux.Namespaces, Seccomp: spec.Linux.Seccomp}}
@@ -506,6 +517,16 @@ func ExecInit() {
 			fmt.Fprintf(os.Stderr, "minibox-exec: %v\n", err)
 		}
 		os.Exit(code)
+	}
+	// First thing: we are the host's binary, in the container's PID
+	// namespace, with root's capabilities until Finish. Dumpable, a root
+	// process of the container could open /proc/PID/exe (our binary, for
+	// writing: CVE-2019-5736) or /proc/PID/root (the host's root until the
+	// mount-namespace join). Non-dumpable, /proc/PID/* needs CAP_SYS_PTRACE,
+	// which containers lack. execve(2) of the command sets it back to 1
+	// (unless setuid or unreadable; see PR_SET_DUMPABLE in prctl(2)).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		fail(125, fmt.Errorf("exec: prctl PR_SET_DUMPABLE: %w", err))
 	}
 	// Everything happens on this thread, which finally executes the
 	// command: the mount namespace, credentials, capabilities and the
