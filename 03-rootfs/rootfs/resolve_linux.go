@@ -208,39 +208,16 @@ func readlinkAt(dir int, name string) (string, error) {
 	return string(buf[:n]), nil
 }
 
-// openLegacy is the way without openat2 (Linux before 5.6), as
-// filepath-securejoin does it: resolve by hand (InRoot), create, open the
-// result without following a link at its end, and then ask the kernel where
-// the descriptor really is (/proc/self/fd/N). If a swap in between led the
-// open outside the root, that shows, and we refuse.
-func (r *rootDir) openLegacy(path string, create leaf) (*os.File, error) {
-	p, err := InRoot(r.path, path)
-	if err != nil {
-		return nil, err
-	}
-	switch create {
-	case mkDir:
-		err = os.MkdirAll(p, 0o755)
-	case mkFile:
-		err = createFile(p)
-	}
-	if err != nil {
-		return nil, r.err("create", path, err)
-	}
-	fd, err := unix.Open(p, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, r.err("resolve", path, err)
-	}
-	f := os.NewFile(uintptr(fd), p)
-	real, err := os.Readlink(procPath(f))
-	if err == nil && real != r.path && !strings.HasPrefix(real, r.path+"/") {
-		err = fmt.Errorf("it moved out of the root, to %s, while we opened it", real)
-	}
-	if err != nil {
-		f.Close()
-		return nil, r.err("resolve", path, err)
-	}
-	return f, nil
+// errNoOpenat2 is what open says without openat2(2). Resolving by hand and
+// then creating with mkdir/open by path, as this fallback once did, follows
+// a symbolic link swapped in between before any check can see it (runc's
+// CVE-2024-45310): there is no safe way to create a mount target without
+// RESOLVE_IN_ROOT, so minibox refuses.
+var errNoOpenat2 = errors.New("this kernel lacks openat2 (Linux 5.6+): minibox cannot resolve mount targets safely")
+
+// openLegacy is open without openat2(2): it fails closed.
+func (r *rootDir) openLegacy(path string, _ leaf) (*os.File, error) {
+	return nil, r.err("resolve", path, errNoOpenat2)
 }
 
 func (r *rootDir) err(op, path string, err error) error {
