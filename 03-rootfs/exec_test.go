@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
-	"minibox/03-rootfs/oci"
 	"minibox/internal/testkit"
 )
 
@@ -288,26 +286,7 @@ func TestExecTTY(t *testing.T) {
 		t.Run(rt.name, func(t *testing.T) {
 			b := newBundle(t, "sleep", "1000")
 			id, _ := b.started(rt)
-			sock := filepath.Join(t.TempDir(), "console.sock")
-			l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-			require.NoError(t, err)
-			defer l.Close()
-			got := make(chan *os.File, 1)
-			go func() {
-				conn, err := l.AcceptUnix()
-				if err != nil {
-					got <- nil
-					return
-				}
-				defer conn.Close()
-				f, _ := conn.File()
-				defer f.Close()
-				master, err := oci.ReceiveConsole(f)
-				if err != nil {
-					master = nil
-				}
-				got <- master
-			}()
+			sock, got := consoleSocket(t)
 			// Detached: the caller of a console socket reads the pty
 			// while the process runs (as a shim does).
 			pidFile := filepath.Join(t.TempDir(), "pid")

@@ -92,7 +92,7 @@ func InitWithGate(gate initproto.Gate, steps ...initproto.Step) {
 	if err := chdir(spec); err != nil {
 		fail(125, err)
 	}
-	path, code, err := lookPath(spec.Process.Args[0], spec.Process.Env)
+	path, code, err := LookPath(spec.Process.Args[0], spec.Process.Env)
 	if err != nil {
 		fail(code, err)
 	}
@@ -234,10 +234,10 @@ func chdir(spec *specs.Spec) error {
 // DefaultPath is the PATH a command is looked up in when the spec sets none.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// lookPath finds name like a shell does: as given when it holds a slash,
+// LookPath finds name like a shell does: as given when it holds a slash,
 // else in the PATH of env. It returns the exit status a shell uses when it
 // cannot run a command: 127 for not found, 126 for not executable.
-func lookPath(name string, env []string) (string, int, error) {
+func LookPath(name string, env []string) (string, int, error) {
 	if strings.Contains(name, "/") {
 		if err := checkExecutable(name); err != nil {
 			return "", err.Code, err
