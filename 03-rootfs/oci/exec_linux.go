@@ -56,9 +56,10 @@ import (
 
 // ExecOptions are the flags of `exec`.
 type ExecOptions struct {
-	// Process is the process to run. Exec fills what it leaves empty
-	// (nil capabilities, rlimits) from nothing: the caller builds it from
-	// the container's config (ProcessFor) or from --process.
+	// Process is the process to run: the caller builds it from the
+	// container's config (ProcessFor) or from --process. Exec fills only
+	// nil capabilities, with the container's (as runc does); rlimits and
+	// the rest it leaves empty are empty.
 	Process *specs.Process
 	// ConsoleSocket receives the pty master when Process.Terminal is set.
 	ConsoleSocket string
