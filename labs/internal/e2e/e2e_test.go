@@ -497,7 +497,7 @@ func Add(a, b int) (int, error) {`)
 		assert.Equal(t, 60, scores(rep)["01.1"], "flagged, not refused")
 		require.Len(t, res.Flagged, 1)
 		assert.Contains(t, res.Flagged[0], "01.1 01-calc/calc/calc.go:")
-		assert.Contains(t, res.Flagged[0], "mentions Exit")
+		assert.Contains(t, res.Flagged[0], "mentions Exit(")
 		assert.Contains(t, notes(res), "submission: read region 01.1")
 	})
 }

@@ -196,9 +196,24 @@ func firstLine(s string) string {
 // touch the testing package's state). Flagged, not refused: a legitimate
 // solution may need some of them.
 var flagWords = []string{
-	"Exit", "Goexit", `\x16`, `\026`, `\u0016`, "\x16",
+	"Exit(", "EXIT", "Goexit", `\x16`, `\026`, `\u0016`, "\x16",
 	"os.Stdout", "os.Stderr", "Stdout", "Stderr", "/dev/stdout", "/dev/stderr", "/proc/self/fd",
-	"Dup2", "Dup3", "NewFile", "os.Args", "testing", "PASS", "--- ",
+	"Dup2", "Dup3", "NewFile", "os.Args", "testing.", "PASS", "--- ",
+}
+
+// sameCode reports whether two bodies are the same code but for the
+// indentation and blank lines.
+func sameCode(a, b []string) bool {
+	norm := func(ls []string) string {
+		var out []string
+		for _, l := range ls {
+			if t := strings.TrimSpace(l); t != "" {
+				out = append(out, t)
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	return norm(a) == norm(b)
 }
 
 // flags returns the flagWords that body mentions.
@@ -214,7 +229,7 @@ func flags(body []string) []string {
 		if w == "\x16" {
 			name = "a raw \\x16 byte"
 		}
-		// "Exit" inside "Goexit" or "os.Stdout" inside "Stdout": name each once.
+		// "os.Stdout" inside "Stdout": name each once.
 		if (w == "Stdout" && seen["os.Stdout"]) || (w == "Stderr" && seen["os.Stderr"]) {
 			continue
 		}

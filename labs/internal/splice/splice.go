@@ -272,8 +272,8 @@ func spliceFile(rel string, data []byte, subRoot *os.File, res *Result) ([]byte,
 			continue
 		}
 		res.Taken = append(res.Taken, fmt.Sprintf("%s %s:%d", r.ID, rel, r.Begin))
-		if strings.Join(bodies[i], "\n") == strings.Join(regions.Body(data, r), "\n") {
-			continue // the clean tree's own body
+		if sameCode(bodies[i], regions.Body(data, r)) || sameCode(bodies[i], regions.StubBody(r)) {
+			continue // the clean tree's own body, or the stub
 		}
 		if fl := flags(bodies[i]); len(fl) > 0 {
 			res.Flagged = append(res.Flagged, fmt.Sprintf("%s %s:%d mentions %s", r.ID, rel, r.Begin, strings.Join(fl, ", ")))
