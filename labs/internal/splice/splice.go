@@ -3,7 +3,12 @@
 // body of every LAB region is the submission's own. Nothing else of the
 // submission is used, so editing a test, a probe of internal/testkit or
 // labs/tasks.json changes nothing; Splice reports such edits so that the
-// teacher sees them.
+// teacher sees them. The submission's files are read beneath its root
+// without following symlinks (a symlink to the reference is not a way to
+// hand in the solution), and a body must stay inside its function and hold
+// no compiler directive (see check.go). Code inside a region still runs
+// in the test process: bodies that mention what could fake the test
+// output are flagged for the teacher to read (Result.Flagged).
 //
 // The regions are matched by file, task id and order: the k-th region of
 // task NN.M in a file of the submission fills the k-th region of NN.M in
@@ -15,8 +20,8 @@
 // submission's file adds (a region's code may need a package the stub did
 // not), then every unused one is dropped. Blank and dot imports, and
 // imports of the test helpers (minibox/internal/testkit) and of the
-// homework machinery (minibox/labs/..., but labs/lab) that the clean file
-// does not have, are refused.
+// homework machinery (minibox/labs/..., but labs/lab), unsafe, C and embed
+// that the clean file does not have, are refused.
 package splice
 
 import (
