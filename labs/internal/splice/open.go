@@ -13,6 +13,23 @@ import (
 // under one, or not a regular file. Its regions are graded as their stubs.
 var errNotRegular = errors.New("not a regular file")
 
+// kindOf names a file type that is not a regular file.
+func kindOf(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m&os.ModeSymlink != 0:
+		return "a symbolic link"
+	}
+	return "not a regular file"
+}
+
 // readBeneathPortable reads dir/rel, refusing a symlink in any element of
 // rel (checked with os.Root's Lstat, which also keeps the path inside dir,
 // then opened through the same root). Racy against a submission that
@@ -37,7 +54,7 @@ func readBeneathPortable(dir, rel string) ([]byte, error) {
 			return nil, fmt.Errorf("%w: a directory on its path is not a directory", errNotRegular)
 		}
 		if i == len(elems)-1 && !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("%w: %s", errNotRegular, fi.Mode().Type())
+			return nil, fmt.Errorf("%w: %s", errNotRegular, kindOf(fi.Mode()))
 		}
 	}
 	f, err := r.Open(rel)

@@ -51,7 +51,7 @@ func readBeneath(root *os.File, rel string) ([]byte, error) {
 		return nil, fmt.Errorf("stat %s: %w", rel, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s", errNotRegular, fi.Mode().Type())
+		return nil, fmt.Errorf("%w: %s", errNotRegular, kindOf(fi.Mode()))
 	}
 	b, err := io.ReadAll(f)
 	if err != nil {

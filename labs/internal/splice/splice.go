@@ -190,7 +190,9 @@ func spliceFile(rel string, data []byte, subRoot *os.File, res *Result) ([]byte,
 	why := ""
 	switch {
 	case errors.Is(subErr, errNotRegular):
-		why = "the submission's file is not read: " + strings.TrimPrefix(subErr.Error(), errNotRegular.Error()+": ")
+		detail := strings.TrimPrefix(subErr.Error(), errNotRegular.Error()+": ")
+		why = "the submission's file is not read: " + detail
+		res.NotRead = append(res.NotRead, rel+": "+detail)
 		subData = nil
 	case errors.Is(subErr, fs.ErrNotExist):
 		why = "the submission has no such file"
@@ -201,9 +203,6 @@ func spliceFile(rel string, data []byte, subRoot *os.File, res *Result) ([]byte,
 		if subRegions, err = regions.Parse(rel, subData); err != nil {
 			why = "the submission's markers are broken: " + strings.ReplaceAll(err.Error(), "\n", "; ")
 		}
-	}
-	if why != "" && subErr != nil && errors.Is(subErr, errNotRegular) {
-		res.NotRead = append(res.NotRead, rel+": "+strings.TrimPrefix(why, "the submission's file is not read: "))
 	}
 	// The k-th region of each task in the submission's file.
 	byID := map[string][]regions.Region{}
