@@ -371,9 +371,14 @@ func TestExecDetached(t *testing.T) {
 			assert.Less(t, time.Since(start), 20*time.Second, "returns without waiting")
 			assert.Empty(t, r.Stdout)
 			pid := b.reapLater(pidFile)
-			cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-			require.NoError(t, err)
-			assert.Equal(t, "sleep\x001000\x00", string(cmdline), "the pid file names the process, as the host sees it")
+			// runc's exec -d may return before its process finished
+			// execve(2) (/proc/PID/cmdline reads empty, or runc's init, for
+			// a moment): the process must become the command.
+			var cmdline []byte
+			assert.Eventually(t, func() bool {
+				cmdline, _ = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+				return string(cmdline) == "sleep\x001000\x00"
+			}, 5*time.Second, 5*time.Millisecond, "the pid file names the process, as the host sees it: %q", &cmdline)
 			for _, n := range []string{"mnt", "pid", "net", "uts", "ipc", "cgroup"} {
 				assert.Equal(t, nsLink(t, initPid, n), nsLink(t, pid, n), n)
 			}
