@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
-	"minibox/03-rootfs/oci"
 	"minibox/internal/testkit"
 )
 
@@ -218,6 +216,24 @@ func TestExecProcessSettings(t *testing.T) {
 			assert.Equal(t, []string{"/etc"}, facts["cwd"])
 			assert.Equal(t, []string{"7"}, facts["uid"])
 			assert.Equal(t, []string{"8"}, facts["gid"])
+			initBnd := status(strconv.Itoa(pid))["CapBnd"]
+			assert.Equal(t, initBnd, facts["CapBnd"], "no capabilities in the file: the container's bounding set")
+
+			// As root and without capabilities in the file: the
+			// container's capabilities, not all of root's.
+			proc = specs.Process{Args: []string{"sh", "-c", script}, Cwd: "/", Env: []string{"PATH=/bin"}}
+			data, err = json.Marshal(proc)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(file, data, 0o644))
+			r = rt.run(b, "exec", "--process", file, id)
+			require.Equal(t, 0, r.Code, r.Stderr)
+			facts = testkit.Facts(r.Stdout)
+			assert.Equal(t, []string{"0"}, facts["uid"])
+			require.Len(t, facts["CapEff"], 1, r.Stdout)
+			caps, err = strconv.ParseUint(facts["CapEff"][0], 16, 64)
+			require.NoError(t, err)
+			assert.Equal(t, initCaps, caps, "the container's capabilities")
+			assert.Equal(t, initBnd, facts["CapBnd"], "the container's bounding set")
 		})
 	}
 }
@@ -270,26 +286,7 @@ func TestExecTTY(t *testing.T) {
 		t.Run(rt.name, func(t *testing.T) {
 			b := newBundle(t, "sleep", "1000")
 			id, _ := b.started(rt)
-			sock := filepath.Join(t.TempDir(), "console.sock")
-			l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-			require.NoError(t, err)
-			defer l.Close()
-			got := make(chan *os.File, 1)
-			go func() {
-				conn, err := l.AcceptUnix()
-				if err != nil {
-					got <- nil
-					return
-				}
-				defer conn.Close()
-				f, _ := conn.File()
-				defer f.Close()
-				master, err := oci.ReceiveConsole(f)
-				if err != nil {
-					master = nil
-				}
-				got <- master
-			}()
+			sock, got := consoleSocket(t)
 			// Detached: the caller of a console socket reads the pty
 			// while the process runs (as a shim does).
 			pidFile := filepath.Join(t.TempDir(), "pid")
@@ -374,9 +371,14 @@ func TestExecDetached(t *testing.T) {
 			assert.Less(t, time.Since(start), 20*time.Second, "returns without waiting")
 			assert.Empty(t, r.Stdout)
 			pid := b.reapLater(pidFile)
-			cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-			require.NoError(t, err)
-			assert.Equal(t, "sleep\x001000\x00", string(cmdline), "the pid file names the process, as the host sees it")
+			// runc's exec -d may return before its process finished
+			// execve(2) (/proc/PID/cmdline reads empty, or runc's init, for
+			// a moment): the process must become the command.
+			var cmdline []byte
+			assert.Eventually(t, func() bool {
+				cmdline, _ = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+				return string(cmdline) == "sleep\x001000\x00"
+			}, 5*time.Second, 5*time.Millisecond, "the pid file names the process, as the host sees it: %q", &cmdline)
 			for _, n := range []string{"mnt", "pid", "net", "uts", "ipc", "cgroup"} {
 				assert.Equal(t, nsLink(t, initPid, n), nsLink(t, pid, n), n)
 			}

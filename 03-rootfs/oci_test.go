@@ -374,26 +374,7 @@ func TestConsoleSocket(t *testing.T) {
 	assert.Equal(t, 1, r.Code, "a terminal needs a console socket")
 	assert.Contains(t, r.Stderr, "--console-socket")
 
-	sock := filepath.Join(t.TempDir(), "console.sock")
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	require.NoError(t, err)
-	defer l.Close()
-	got := make(chan *os.File, 1)
-	go func() {
-		conn, err := l.AcceptUnix()
-		if err != nil {
-			got <- nil
-			return
-		}
-		defer conn.Close()
-		f, _ := conn.File()
-		defer f.Close()
-		master, err := oci.ReceiveConsole(f)
-		if err != nil {
-			master = nil
-		}
-		got <- master
-	}()
+	sock, got := consoleSocket(t)
 	b.ok("create", "--console-socket", sock, id)
 	master := <-got
 	require.NotNil(t, master, "the runtime sent the pty master")
@@ -644,4 +625,32 @@ func TestReviewRegressions(t *testing.T) {
 		require.NoError(t, err)
 		assert.ElementsMatch(t, []string{"0", "1", "2", "3"}, strings.Fields(string(data)), "the hook: stdio and ls's own directory only")
 	})
+}
+
+// consoleSocket listens on a new console socket (closed when t ends) and
+// returns its path and where the pty master the runtime sends arrives (nil
+// if none came).
+func consoleSocket(t *testing.T) (string, <-chan *os.File) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "console.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	got := make(chan *os.File, 1)
+	go func() {
+		conn, err := l.AcceptUnix()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer conn.Close()
+		f, _ := conn.File()
+		defer f.Close()
+		master, err := oci.ReceiveConsole(f)
+		if err != nil {
+			master = nil
+		}
+		got <- master
+	}()
+	return sock, got
 }

@@ -47,6 +47,15 @@ func InitWithGate(gate initproto.Gate, steps ...initproto.Step) {
 		fmt.Fprintf(os.Stderr, "minibox-init: %v\n", err)
 		os.Exit(code)
 	}
+	// We are the host's binary, already PID 1 of the container's PID
+	// namespace: a process that `exec` puts there before the command runs
+	// could open /proc/1/exe (our binary, CVE-2019-5736) while we are
+	// dumpable. Non-dumpable, /proc/1/* needs CAP_SYS_PTRACE. execve(2) of
+	// the command sets it back to 1 (unless setuid or unreadable; see
+	// PR_SET_DUMPABLE in prctl(2)), as runc's init relies on too.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		fail(125, fmt.Errorf("init: prctl PR_SET_DUMPABLE: %w", err))
+	}
 	// Every descriptor above stdio is for the init alone. Close-on-exec
 	// makes errPipe report a successful execve as EOF, and keeps every
 	// other one (the spec pipe, a later lesson's start FIFO and console
@@ -83,7 +92,7 @@ func InitWithGate(gate initproto.Gate, steps ...initproto.Step) {
 	if err := chdir(spec); err != nil {
 		fail(125, err)
 	}
-	path, code, err := lookPath(spec.Process.Args[0], spec.Process.Env)
+	path, code, err := LookPath(spec.Process.Args[0], spec.Process.Env)
 	if err != nil {
 		fail(code, err)
 	}
@@ -225,10 +234,10 @@ func chdir(spec *specs.Spec) error {
 // DefaultPath is the PATH a command is looked up in when the spec sets none.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// lookPath finds name like a shell does: as given when it holds a slash,
+// LookPath finds name like a shell does: as given when it holds a slash,
 // else in the PATH of env. It returns the exit status a shell uses when it
 // cannot run a command: 127 for not found, 126 for not executable.
-func lookPath(name string, env []string) (string, int, error) {
+func LookPath(name string, env []string) (string, int, error) {
 	if strings.Contains(name, "/") {
 		if err := checkExecutable(name); err != nil {
 			return "", err.Code, err

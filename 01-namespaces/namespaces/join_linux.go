@@ -44,14 +44,11 @@ func splitJoins(spec *specs.Spec) (*specs.Spec, []nsJoin, error) {
 			create = append(create, ns)
 			continue
 		}
-		t, ok := nsFlags[ns.Type]
-		if !ok {
-			return nil, nil, fmt.Errorf("namespace %q: not supported (use pid, uts, ipc, network or cgroup to join one by path)", ns.Type)
+		j, err := joinOf(ns)
+		if err != nil {
+			return nil, nil, err
 		}
-		if t.joinFile == "" {
-			return nil, nil, fmt.Errorf("namespace %q: joining an existing one (%s) is not supported: the kernel lets only a single-threaded process enter a %s namespace", ns.Type, ns.Path, ns.Type)
-		}
-		joins = append(joins, nsJoin{typ: ns.Type, path: ns.Path, ours: "/proc/thread-self/ns/" + t.joinFile, flag: int(t.flag)})
+		joins = append(joins, j)
 	}
 	if len(joins) == 0 {
 		return spec, nil, nil
@@ -61,6 +58,34 @@ func splitJoins(spec *specs.Spec) (*specs.Spec, []nsJoin, error) {
 	linux.Namespaces = create
 	cp.Linux = &linux
 	return &cp, joins, nil
+}
+
+// joinOf is how to enter ns, a namespace with a path.
+func joinOf(ns specs.LinuxNamespace) (nsJoin, error) {
+	t, ok := nsFlags[ns.Type]
+	if !ok {
+		return nsJoin{}, fmt.Errorf("namespace %q: not supported (use pid, uts, ipc, network or cgroup to join one by path)", ns.Type)
+	}
+	if t.joinFile == "" {
+		return nsJoin{}, fmt.Errorf("namespace %q: joining an existing one (%s) is not supported: the kernel lets only a single-threaded process enter a %s namespace", ns.Type, ns.Path, ns.Type)
+	}
+	return nsJoin{typ: ns.Type, path: ns.Path, ours: "/proc/thread-self/ns/" + t.joinFile, flag: int(t.flag)}, nil
+}
+
+// ForkExecJoined is syscall.ForkExec from a thread that first entered the
+// namespaces nss (each with its Path), as Start does for a spec's
+// namespaces with paths. A later lesson's `exec` uses it to start a
+// process in a running container.
+func ForkExecJoined(nss []specs.LinuxNamespace, argv0 string, argv []string, attr *syscall.ProcAttr) (int, error) {
+	joins := make([]nsJoin, 0, len(nss))
+	for _, ns := range nss {
+		j, err := joinOf(ns)
+		if err != nil {
+			return 0, err
+		}
+		joins = append(joins, j)
+	}
+	return forkExecJoined(joins, argv0, argv, attr)
 }
 
 // forkExecJoined is syscall.ForkExec from a thread that first joined the

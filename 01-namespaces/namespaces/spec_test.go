@@ -168,24 +168,24 @@ func TestExitCode(t *testing.T) {
 }
 
 func TestLookPath(t *testing.T) {
-	p, code, err := lookPath("sh", []string{"PATH=/nonexistent:/bin:/usr/bin"})
+	p, code, err := LookPath("sh", []string{"PATH=/nonexistent:/bin:/usr/bin"})
 	require.NoError(t, err)
 	assert.Equal(t, 0, code)
 	assert.Contains(t, p, "/sh")
 
-	_, code, err = lookPath("no-such-command-here", []string{"PATH=/bin"})
+	_, code, err = LookPath("no-such-command-here", []string{"PATH=/bin"})
 	assert.Equal(t, 127, code)
 	assert.ErrorContains(t, err, "executable file not found in $PATH")
 
-	_, code, err = lookPath("/etc/passwd", nil)
+	_, code, err = LookPath("/etc/passwd", nil)
 	assert.Equal(t, 126, code)
 	assert.ErrorContains(t, err, "permission denied")
 
-	_, code, err = lookPath("/etc", nil)
+	_, code, err = LookPath("/etc", nil)
 	assert.Equal(t, 126, code)
 	assert.ErrorContains(t, err, "is a directory")
 
-	_, code, err = lookPath("/no/such/file", nil)
+	_, code, err = LookPath("/no/such/file", nil)
 	assert.Equal(t, 127, code)
 	assert.ErrorContains(t, err, "no such file")
 }

@@ -56,9 +56,10 @@ import (
 
 // ExecOptions are the flags of `exec`.
 type ExecOptions struct {
-	// Process is the process to run. Exec fills what it leaves empty
-	// (nil capabilities, rlimits) from nothing: the caller builds it from
-	// the container's config (ProcessFor) or from --process.
+	// Process is the process to run: the caller builds it from the
+	// container's config (ProcessFor) or from --process. Exec fills only
+	// nil capabilities, with the container's (as runc does); rlimits and
+	// the rest it leaves empty are empty.
 	Process *specs.Process
 	// ConsoleSocket receives the pty master when Process.Terminal is set.
 	ConsoleSocket string
@@ -137,6 +138,17 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		}
 	}
 
+	if spec.Linux == nil {
+		return 0, fmt.Errorf("exec in container %q: its config has no \"linux\" section: no namespaces to join", id)
+	}
+	// A --process file without capabilities gets the container's, as
+	// runc's does: nil would leave the exec process all of root's
+	// capabilities and a full bounding set, more than the container has.
+	if p.Capabilities == nil && spec.Process != nil && spec.Process.Capabilities != nil {
+		cp := *p
+		cp.Capabilities = spec.Process.Capabilities
+		p = &cp
+	}
 	// What the exec process needs of the spec: its process, the seccomp
 	// filter and the namespaces (to know which exist).
 	exe := &specs.Spec{Version: spec.Version, Process: p, Linux: &specs.Linux{Namespaces: spec.Linux.Namespaces, Seccomp: spec.Linux.Seccomp}}
@@ -226,7 +238,7 @@ type execNamespaces struct {
 
 type nsFile struct {
 	name string
-	flag int
+	typ  specs.LinuxNamespaceType
 	f    *os.File
 }
 
@@ -269,8 +281,8 @@ func openNamespaces(st *State) (*execNamespaces, error) {
 	}
 	for _, t := range []struct {
 		name string
-		flag int
-	}{{"pid", unix.CLONE_NEWPID}, {"net", unix.CLONE_NEWNET}, {"ipc", unix.CLONE_NEWIPC}, {"uts", unix.CLONE_NEWUTS}, {"cgroup", unix.CLONE_NEWCGROUP}} {
+		typ  specs.LinuxNamespaceType
+	}{{"pid", specs.PIDNamespace}, {"net", specs.NetworkNamespace}, {"ipc", specs.IPCNamespace}, {"uts", specs.UTSNamespace}, {"cgroup", specs.CgroupNamespace}} {
 		d, err := differs(t.name)
 		if err != nil {
 			ns.close()
@@ -284,7 +296,7 @@ func openNamespaces(st *State) (*execNamespaces, error) {
 			ns.close()
 			return nil, err
 		}
-		ns.joins = append(ns.joins, nsFile{t.name, t.flag, f})
+		ns.joins = append(ns.joins, nsFile{t.name, t.typ, f})
 	}
 	if d, err := differs("mnt"); err != nil {
 		ns.close()
@@ -379,70 +391,19 @@ func forkExecProcess(ns *execNamespaces, stdio namespaces.Stdio, console *os.Fil
 	}
 	attr := &syscall.ProcAttr{Env: env, Files: files}
 
-	type result struct {
-		pid      int
-		err      error
-		restored bool
+	// Each namespace by the descriptor we hold (/proc/self/fd/N opens the
+	// same namespace again), not by the init's PID, which may be reused.
+	joins := make([]specs.LinuxNamespace, 0, len(ns.joins))
+	for _, j := range ns.joins {
+		joins = append(joins, specs.LinuxNamespace{Type: j.typ, Path: fmt.Sprintf("/proc/self/fd/%d", j.f.Fd())})
 	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		pid, err, restored := forkOnJoinedThread(ns.joins, exe, attr)
-		if restored {
-			runtime.UnlockOSThread() // else Go ends the thread with the goroutine
-		}
-		done <- result{pid, err, restored}
-	}()
-	res := <-done
-	if res.err == nil && !res.restored {
-		_ = unix.Kill(res.pid, unix.SIGKILL)
-		_, _ = wait(res.pid)
-		res.err = errors.New("join namespaces: could not return the runtime's thread to its own namespaces")
-	}
-	if res.err != nil {
+	pid, err = namespaces.ForkExecJoined(joins, exe, []string{"minibox-exec", execArg}, attr)
+	if err != nil {
 		specW.Close()
 		errR.Close()
-		return 0, nil, nil, res.err
+		return 0, nil, nil, fmt.Errorf("start the exec process: %w", err)
 	}
-	return res.pid, specW, errR, nil
-}
-
-// forkOnJoinedThread runs on a locked thread: setns(2) into each of joins,
-// clone the exec process (it inherits the thread's namespaces, and is born
-// into the PID namespace), then setns back into our own.
-func forkOnJoinedThread(joins []nsFile, exe string, attr *syscall.ProcAttr) (pid int, err error, restored bool) {
-	var ours []*os.File
-	defer func() {
-		for _, f := range ours {
-			f.Close()
-		}
-	}()
-	for _, j := range joins {
-		f, err := os.Open("/proc/thread-self/ns/" + j.name)
-		if err != nil {
-			return 0, fmt.Errorf("open our own %s namespace: %w", j.name, err), true
-		}
-		ours = append(ours, f)
-	}
-	restore := func() bool {
-		ok := true
-		for i, j := range joins {
-			if unix.Setns(int(ours[i].Fd()), j.flag) != nil {
-				ok = false
-			}
-		}
-		return ok
-	}
-	for _, j := range joins {
-		if err := unix.Setns(int(j.f.Fd()), j.flag); err != nil {
-			return 0, fmt.Errorf("join the container's %s namespace (setns): %w", j.name, err), restore()
-		}
-	}
-	pid, err = syscall.ForkExec(exe, []string{"minibox-exec", execArg}, attr)
-	if err != nil {
-		err = fmt.Errorf("start the exec process: %w", err)
-	}
-	return pid, err, restore()
+	return pid, specW, errR, nil
 }
 
 // extraFilesEnvFor tells Console (initproto.ExtraFile) that fd was handed
@@ -507,6 +468,16 @@ func ExecInit() {
 		}
 		os.Exit(code)
 	}
+	// First thing: we are the host's binary, in the container's PID
+	// namespace, with root's capabilities until Finish. Dumpable, a root
+	// process of the container could open /proc/PID/exe (our binary, for
+	// writing: CVE-2019-5736) or /proc/PID/root (the host's root until the
+	// mount-namespace join). Non-dumpable, /proc/PID/* needs CAP_SYS_PTRACE,
+	// which containers lack. execve(2) of the command sets it back to 1
+	// (unless setuid or unreadable; see PR_SET_DUMPABLE in prctl(2)).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		fail(125, fmt.Errorf("exec: prctl PR_SET_DUMPABLE: %w", err))
+	}
 	// Everything happens on this thread, which finally executes the
 	// command: the mount namespace, credentials, capabilities and the
 	// seccomp filter are all the thread's own.
@@ -536,7 +507,7 @@ func ExecInit() {
 			fail(125, fmt.Errorf("exec: change to the working directory %s: %w", cwd, err))
 		}
 	}
-	path, code, err := lookPath(spec.Process.Args[0], spec.Process.Env)
+	path, code, err := namespaces.LookPath(spec.Process.Args[0], spec.Process.Env)
 	if err != nil {
 		fail(code, err)
 	}
@@ -581,42 +552,4 @@ func joinMountNamespace(fd int) error {
 	// setns put our root and cwd at the namespace's root: after the
 	// init's pivot_root, the container's root filesystem.
 	return unix.Chdir("/")
-}
-
-// lookPath finds the command as a shell does, inside the container (this
-// thread's root): as given with a slash, else in the PATH of env. The
-// status is the shell's: 127 not found, 126 found but not executable.
-func lookPath(name string, env []string) (string, int, error) {
-	check := func(p string) (int, error) {
-		fi, err := os.Stat(p)
-		switch {
-		case err != nil:
-			return 127, fmt.Errorf("exec: %q: no such file or directory", p)
-		case fi.IsDir():
-			return 126, fmt.Errorf("exec: %q: is a directory", p)
-		case fi.Mode()&0o111 == 0:
-			return 126, fmt.Errorf("exec: %q: permission denied", p)
-		}
-		return 0, nil
-	}
-	if strings.Contains(name, "/") {
-		code, err := check(name)
-		return name, code, err
-	}
-	path := namespaces.DefaultPath
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			path = v
-		}
-	}
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, name)
-		if code, _ := check(p); code == 0 {
-			return p, 0, nil
-		}
-	}
-	return "", 127, fmt.Errorf("exec: %q: executable file not found in $PATH", name)
 }

@@ -32,38 +32,43 @@ import (
 // target is resolved inside the root and mounted on through a descriptor
 // (resolve_linux.go); below it, inside our own new tmpfs, plain paths are
 // safe: no one else can reach that tmpfs yet.
-func mountCgroups(rd *rootDir, target string, o mountOptions, fresh bool) error {
+func mountCgroups(rd *rootDir, target string, o mountOptions, fresh bool) (*os.File, error) {
 	hier, err := cgroupHierarchies()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ro := o.flags & unix.MS_RDONLY
 	flags := o.flags &^ unix.MS_RDONLY
 	if len(hier) == 1 && hier[0].fstype == "cgroup2" && hier[0].mountpoint == "/sys/fs/cgroup" {
-		if err := withTarget(rd, target, mkDir, func(at string) error {
+		top, err := mountNew(rd, target, mkDir, func(at string) error {
 			return mountOneCgroup(hier[0], at, o.flags, fresh)
-		}); err != nil {
-			return err
-		}
-		if fresh {
-			return nil
-		}
-		// The bind mount's flags, set on the new mount: opened anew, since
-		// the descriptor we mounted on names the directory underneath.
-		return withTarget(rd, target, mustExist, func(at string) error {
-			return remount(at, unix.MS_BIND|cgroupFlags(o.flags))
 		})
+		if err != nil || fresh {
+			return top, err
+		}
+		// The bind mount's flags, set on the new mount (mountNew's root of
+		// it: the descriptor we mounted on names the directory underneath).
+		if err := nameTarget(remount(procPath(top), unix.MS_BIND|cgroupFlags(o.flags)), top); err != nil {
+			top.Close()
+			return nil, err
+		}
+		return top, nil
 	}
-	if err := withTarget(rd, target, mkDir, func(at string) error {
+	tmpfs, err := mountNew(rd, target, mkDir, func(at string) error {
 		return mount("tmpfs", at, "tmpfs", flags, "mode=755")
-	}); err != nil {
-		return err
-	}
-	tmpfs, err := rd.open(target, mustExist) // the tmpfs's own root
+	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer tmpfs.Close()
+	if err := fillCgroupTmpfs(tmpfs, hier, o, fresh, ro, flags); err != nil {
+		tmpfs.Close()
+		return nil, err
+	}
+	return tmpfs, nil
+}
+
+// fillCgroupTmpfs puts one directory per hierarchy into the v1 tmpfs.
+func fillCgroupTmpfs(tmpfs *os.File, hier []cgroupHierarchy, o mountOptions, fresh bool, ro, flags uintptr) error {
 	dest := procPath(tmpfs)
 	for _, h := range hier {
 		name := filepath.Base(h.mountpoint)

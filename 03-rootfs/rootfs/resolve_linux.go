@@ -30,6 +30,11 @@ import (
 //  3. The O_PATH descriptor that results is the mount point. mount(2) takes
 //     only paths, so we give it /proc/self/fd/N: the kernel follows that
 //     "magic link" to the very file we opened, whatever its name says now.
+//  4. A later change of the new mount (a bind's "ro", propagation) goes
+//     through its root, opened again and checked (reopenMounted).
+//
+// Without openat2 (Linux before 5.6) minibox refuses to mount: see
+// errNoOpenat2.
 
 // leaf says what to create at the end of a path that is missing.
 type leaf int
@@ -208,39 +213,73 @@ func readlinkAt(dir int, name string) (string, error) {
 	return string(buf[:n]), nil
 }
 
-// openLegacy is the way without openat2 (Linux before 5.6), as
-// filepath-securejoin does it: resolve by hand (InRoot), create, open the
-// result without following a link at its end, and then ask the kernel where
-// the descriptor really is (/proc/self/fd/N). If a swap in between led the
-// open outside the root, that shows, and we refuse.
-func (r *rootDir) openLegacy(path string, create leaf) (*os.File, error) {
-	p, err := InRoot(r.path, path)
+// reopenMounted returns the root of the mount just made on under (a
+// descriptor of the target opened before the mount, which still names the
+// directory underneath). It opens the same path again, as the kernel named
+// under (symbolic links resolved), with no link followed now, and checks
+// that it is a mount's root (STATX_ATTR_MOUNT_ROOT) of another mount than
+// under's: else the target was swapped after the mount, and we refuse
+// rather than change some other mount.
+func (r *rootDir) reopenMounted(under *os.File) (*os.File, error) {
+	mntID := func(fd int) (unix.Statx_t, error) {
+		var st unix.Statx_t
+		err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &st)
+		if err == nil && (st.Mask&unix.STATX_MNT_ID == 0 || st.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT == 0) {
+			err = errors.New("this kernel's statx(2) reports no mount ID or mount root (Linux 5.8+)")
+		}
+		return st, err
+	}
+	fail := func(err error) (*os.File, error) {
+		return nil, fmt.Errorf("reopen the new mount at %s: %w", under.Name(), err)
+	}
+	before, err := mntID(int(under.Fd()))
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
-	switch create {
-	case mkDir:
-		err = os.MkdirAll(p, 0o755)
-	case mkFile:
-		err = createFile(p)
-	}
+	real, err := os.Readlink(procPath(under))
 	if err != nil {
-		return nil, r.err("create", path, err)
+		return fail(err)
 	}
-	fd, err := unix.Open(p, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	root, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", r.fd))
 	if err != nil {
-		return nil, r.err("resolve", path, err)
+		return fail(err)
 	}
-	f := os.NewFile(uintptr(fd), p)
-	real, err := os.Readlink(procPath(f))
-	if err == nil && real != r.path && !strings.HasPrefix(real, r.path+"/") {
-		err = fmt.Errorf("it moved out of the root, to %s, while we opened it", real)
+	rel, ok := strings.CutPrefix(real, root)
+	if root == "/" {
+		rel, ok = real, true
+	}
+	if !ok || (rel != "" && !strings.HasPrefix(rel, "/")) {
+		return fail(fmt.Errorf("it is at %s, outside the root %s", real, root))
+	}
+	fd, err := unix.Openat2(r.fd, "."+rel, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("was it swapped? %w", err))
+	}
+	f := os.NewFile(uintptr(fd), under.Name())
+	after, err := mntID(fd)
+	if err == nil && (after.Attributes&unix.STATX_ATTR_MOUNT_ROOT == 0 || after.Mnt_id == before.Mnt_id) {
+		err = errors.New("it is not the root of the new mount: the target was swapped after the mount")
 	}
 	if err != nil {
 		f.Close()
-		return nil, r.err("resolve", path, err)
+		return fail(err)
 	}
 	return f, nil
+}
+
+// errNoOpenat2 is what open says without openat2(2). Resolving by hand and
+// then creating with mkdir/open by path, as this fallback once did, follows
+// a symbolic link swapped in between before any check can see it (runc's
+// CVE-2024-45310): there is no safe way to create a mount target without
+// RESOLVE_IN_ROOT, so minibox refuses.
+var errNoOpenat2 = errors.New("this kernel lacks openat2 (Linux 5.6+): minibox cannot resolve mount targets safely")
+
+// openLegacy is open without openat2(2): it fails closed.
+func (r *rootDir) openLegacy(path string, _ leaf) (*os.File, error) {
+	return nil, r.err("resolve", path, errNoOpenat2)
 }
 
 func (r *rootDir) err(op, path string, err error) error {

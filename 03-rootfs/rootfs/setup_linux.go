@@ -152,26 +152,26 @@ func mountInto(rd *rootDir, m specs.Mount, cgroupNS bool) error {
 		return fmt.Errorf("the destination must be an absolute path")
 	}
 	o := parseMountOptions(m.Options)
+	var top *os.File // the new mount's root
 	var err error
 	switch {
 	case m.Type == "cgroup" || m.Type == "cgroup2":
-		err = mountCgroups(rd, m.Destination, o, cgroupNS)
+		top, err = mountCgroups(rd, m.Destination, o, cgroupNS)
 	case isBind(m.Type, o.flags):
-		err = bindInto(m.Source, rd, m.Destination, o)
+		top, err = bindInto(m.Source, rd, m.Destination, o)
 	default:
-		err = withTarget(rd, m.Destination, mkDir, func(at string) error {
+		top, err = mountNew(rd, m.Destination, mkDir, func(at string) error {
 			return mount(m.Source, at, m.Type, o.flags, o.data)
 		})
 	}
 	if err != nil {
 		return err
 	}
-	// The new mount's own root: a descriptor opened before the mount
-	// still names the directory underneath it.
+	defer top.Close()
+	// On the new mount's own root (mountNew's), not on the directory
+	// underneath, which the descriptor we mounted on still names.
 	for _, p := range o.propagation {
-		if err := withTarget(rd, m.Destination, mustExist, func(at string) error {
-			return mount("", at, "", p, "")
-		}); err != nil {
+		if err := nameTarget(mount("", procPath(top), "", p, ""), top); err != nil {
 			return err
 		}
 	}
@@ -187,26 +187,53 @@ func withTarget(rd *rootDir, dest string, create leaf, do func(at string) error)
 		return err
 	}
 	defer f.Close()
-	at := procPath(f)
-	err = do(at)
+	return nameTarget(do(procPath(f)), f)
+}
+
+// nameTarget makes a *MountError on f's /proc/self/fd path name f instead.
+func nameTarget(err error, f *os.File) error {
 	var me *MountError
-	if errors.As(err, &me) && me.Target == at {
+	if errors.As(err, &me) && me.Target == procPath(f) {
 		me.Target = f.Name()
 	}
 	return err
 }
 
+// afterMount, when a test sets it, runs between a mount and the reopening
+// of its target: where a swap of the target would come.
+var afterMount func()
+
+// mountNew resolves dest inside the root, mounts on it with do, and returns
+// the root of the new mount, for the calls that change it (a remount's
+// flags, propagation). Those must not look dest up by name once more: a
+// swap in between would make them land elsewhere, and a read-only volume
+// would stay writable without a word. See rootDir.reopenMounted.
+func mountNew(rd *rootDir, dest string, create leaf, do func(at string) error) (*os.File, error) {
+	f, err := rd.open(dest, create)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := nameTarget(do(procPath(f)), f); err != nil {
+		return nil, err
+	}
+	if afterMount != nil {
+		afterMount()
+	}
+	return rd.reopenMounted(f)
+}
+
 // bindInto makes the host's source visible at dest: a bind mount attaches
 // the same directory tree (or file) at a second place. The source is the
 // host's (the spec's own choice); dest is resolved inside the root.
-func bindInto(source string, rd *rootDir, dest string, o mountOptions) error {
+func bindInto(source string, rd *rootDir, dest string, o mountOptions) (*os.File, error) {
 	src, err := filepath.Abs(source)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fi, err := os.Stat(src)
 	if err != nil {
-		return fmt.Errorf("bind source: %w", err)
+		return nil, fmt.Errorf("bind source: %w", err)
 	}
 	// The mount point must be of the same kind as the source: a
 	// directory for a directory, a file for a file (mounting one over the
@@ -215,21 +242,23 @@ func bindInto(source string, rd *rootDir, dest string, o mountOptions) error {
 	if fi.IsDir() {
 		kind = mkDir
 	}
-	if err := withTarget(rd, dest, kind, func(at string) error {
+	top, err := mountNew(rd, dest, kind, func(at string) error {
 		return mount(src, at, "", unix.MS_BIND|o.flags&unix.MS_REC, "")
-	}); err != nil {
-		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	// The kernel ignores every flag but MS_BIND and MS_REC when it creates
 	// a bind mount: "ro" would be silently dropped. A second call,
 	// MS_REMOUNT|MS_BIND with the flags, sets them on the new mount only
 	// (never on the source, and not on the mounts below it).
 	if extra := o.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); extra != 0 {
-		return withTarget(rd, dest, mustExist, func(at string) error {
-			return remount(at, unix.MS_BIND|extra)
-		})
+		if err := nameTarget(remount(procPath(top), unix.MS_BIND|extra), top); err != nil {
+			top.Close()
+			return nil, err
+		}
 	}
-	return nil
+	return top, nil
 }
 
 // remount changes the flags of the mount at path. In a user namespace the

@@ -112,7 +112,7 @@ func checkRoot() Result {
 func checkKernel() Result {
 	var uts unix.Utsname
 	if err := unix.Uname(&uts); err != nil {
-		return Result{Status: Warn, Detail: fmt.Sprintf("uname: %v", err), Fix: "check `uname -r` by hand: the lab needs 5.7 or newer"}
+		return Result{Status: Warn, Detail: fmt.Sprintf("uname: %v", err), Fix: "check `uname -r` by hand: the lab needs 5.8 or newer"}
 	}
 	return kernelResult(unix.ByteSliceToString(uts.Release[:]))
 }

@@ -11,7 +11,7 @@ import (
 
 var (
 	minKernel  = kernelVersion{4, 18, 0} // below: Fail
-	cloneIntoV = kernelVersion{5, 7, 0}  // CLONE_INTO_CGROUP, clone3(2); below: Warn
+	fullKernel = kernelVersion{5, 8, 0}  // CLONE_INTO_CGROUP (5.7), statx STATX_MNT_ID and the mount-root attribute (5.8); below: Warn
 )
 
 // kernelResult judges a kernel release string as uname(2) reports it.
@@ -20,20 +20,20 @@ func kernelResult(release string) Result {
 	if err != nil {
 		return Result{Status: Warn,
 			Detail: fmt.Sprintf("%q: cannot read a version from it", release),
-			Fix:    "check `uname -r` by hand: the lab needs 4.18 or newer, 5.7 or newer for everything"}
+			Fix:    "check `uname -r` by hand: the lab needs 4.18 or newer, 5.8 or newer for everything"}
 	}
 	switch {
 	case v.less(minKernel):
 		return Result{Status: Fail,
 			Detail: fmt.Sprintf("%s (need >= %d.%d)", release, minKernel.major, minKernel.minor),
 			Fix:    "upgrade the kernel, or use the lab VM: Ubuntu 24.04 and Debian 12 ship 6.x"}
-	case v.less(cloneIntoV):
+	case v.less(fullKernel):
 		return Result{Status: Warn,
-			Detail: fmt.Sprintf("%s (need >= %d.%d to clone straight into a cgroup, CLONE_INTO_CGROUP)", release, cloneIntoV.major, cloneIntoV.minor),
-			Fix:    "upgrade the kernel to 5.7 or newer, or use the lab VM: Ubuntu 24.04 and Debian 12 ship 6.x"}
+			Detail: fmt.Sprintf("%s (need >= %d.%d for lessons 02 and later: CLONE_INTO_CGROUP, statx mount checks)", release, fullKernel.major, fullKernel.minor),
+			Fix:    "upgrade the kernel to 5.8 or newer, or use the lab VM: Ubuntu 24.04 and Debian 12 ship 6.x"}
 	}
 	return Result{Status: OK,
-		Detail: fmt.Sprintf("%s (need >= %d.%d, >= %d.%d for CLONE_INTO_CGROUP)", release, minKernel.major, minKernel.minor, cloneIntoV.major, cloneIntoV.minor)}
+		Detail: fmt.Sprintf("%s (need >= %d.%d, >= %d.%d for every lesson)", release, minKernel.major, minKernel.minor, fullKernel.major, fullKernel.minor)}
 }
 
 // neededControllers are the controllers lesson 02 sets limits with.

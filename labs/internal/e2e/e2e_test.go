@@ -347,6 +347,161 @@ func TestGraderTakesOnlyTheRegions(t *testing.T) {
 	})
 }
 
+// TestGraderKeepsBodiesInTheirFunctions: the attacks a region body or a
+// submission file can make on the splice itself score 0 against the
+// reference, and the notes say why.
+func TestGraderKeepsBodiesInTheirFunctions(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go is not on PATH")
+	}
+	ref := fakeModule(t)
+	ctx := context.Background()
+	handoutOf := func(t *testing.T) string {
+		out := filepath.Join(t.TempDir(), "handout")
+		_, err := handout.Generate(ctx, handout.Options{Repo: ref, Out: out})
+		require.NoError(t, err)
+		return out
+	}
+	// withAdd is the handout's calc.go with body as 01.1's region.
+	withAdd := func(t *testing.T, sub, body string) {
+		b, err := os.ReadFile(filepath.Join(sub, "01-calc/calc/calc.go"))
+		require.NoError(t, err)
+		src := strings.Replace(string(b), "\treturn 0, lab.Todo(\"01.1\")\n\t// LAB 01.1 END", body+"\n\t// LAB 01.1 END", 1)
+		require.NotEqual(t, string(b), src)
+		writeFile(t, sub, "01-calc/calc/calc.go", src)
+	}
+	notes := func(res *splice.Result) string { return strings.Join(res.Notes(), "\n") }
+
+	t.Run("a body that closes its function and adds an init that fakes the test output", func(t *testing.T) {
+		sub := handoutOf(t)
+		// Still the stub, then a top-level init() that prints test2json's
+		// framing of a pass for every test asked for and exits 0 (the
+		// cheat of labs/check.sh), then a function that takes the rest of
+		// Add. It needs fmt, os and strings: the submission imports them.
+		withAdd(t, sub, `	return 0, lab.Todo("01.1")
+}
+
+func init() {
+	for _, a := range os.Args[1:] {
+		if p, ok := strings.CutPrefix(a, "-test.run="); ok {
+			for _, name := range strings.Split(strings.Trim(p, "^()$"), "|") {
+				fmt.Printf("\x16=== RUN   %s\n\x16--- PASS: %s (0.00s)\n", name, name)
+			}
+			fmt.Println("\x16PASS")
+			os.Exit(0)
+		}
+	}
+}
+
+func pad() {`)
+		b, err := os.ReadFile(filepath.Join(sub, "01-calc/calc/calc.go"))
+		require.NoError(t, err)
+		writeFile(t, sub, "01-calc/calc/calc.go", strings.Replace(string(b), "import (\n", "import (\n\t\"os\"\n\t\"strings\"\n", 1))
+
+		// The hole: graded as it is, the stub scores.
+		tf, err := tasks.Load(sub)
+		require.NoError(t, err)
+		own, err := grade.Run(ctx, tf, grade.Options{Repo: sub, Lab: "01", OnlyLab: true, Run: grade.GoTest("go")})
+		require.NoError(t, err)
+		assert.Equal(t, 60, scores(own)["01.1"], "the escape works in the student's own tree")
+
+		rep, res := gradeSpliced(t, ref, sub, "01")
+		assert.Equal(t, 0, scores(rep)["01.1"])
+		assert.Equal(t, 0, scores(rep)["01.2"], "01.2 is still the handout's stub")
+		require.Len(t, res.Stubbed, 1)
+		assert.Contains(t, res.Stubbed[0], "01.1 01-calc/calc/calc.go:")
+		assert.Contains(t, res.Stubbed[0], "its body is refused: it changes the file's top-level declarations (func init where the clean file has func Div)")
+		assert.Contains(t, notes(res), "(graded as its stub)")
+	})
+
+	t.Run("a body that closes its function and reopens one of the same name", func(t *testing.T) {
+		sub := handoutOf(t)
+		// Add's declarations stay as they were in number and name only if
+		// the body swaps Add for a new Add: the END marker then lies in
+		// another function.
+		withAdd(t, sub, `	return a + b, nil
+}
+
+// Add adds.
+func Add(a, b int) (int, error) {`)
+		_, res := gradeSpliced(t, ref, sub, "01")
+		require.Len(t, res.Stubbed, 1)
+		assert.Contains(t, res.Stubbed[0], "its body is refused:")
+	})
+
+	t.Run("a //go:linkname body", func(t *testing.T) {
+		sub := handoutOf(t)
+		// linkname reaches an unexported symbol of any package past the
+		// import filter (here testkit's, which a region may not import).
+		withAdd(t, sub, `	//go:linkname addOK minibox/internal/testkit.AddOK
+	return a + b, nil`)
+		rep, res := gradeSpliced(t, ref, sub, "01")
+		assert.Equal(t, 0, scores(rep)["01.1"])
+		require.Len(t, res.Stubbed, 1)
+		assert.Contains(t, res.Stubbed[0], `its body holds a compiler directive, "//go:linkname addOK minibox/internal/testkit.AddOK"`)
+	})
+
+	t.Run("unsafe, C and embed are refused imports", func(t *testing.T) {
+		sub := handoutOf(t)
+		withAdd(t, sub, "\t_ = unsafe.Sizeof(a)\n\treturn a + b, nil")
+		b, err := os.ReadFile(filepath.Join(sub, "01-calc/calc/calc.go"))
+		require.NoError(t, err)
+		writeFile(t, sub, "01-calc/calc/calc.go", strings.Replace(string(b), "import (\n", "import (\n\t\"embed\"\n\t\"unsafe\"\n", 1))
+		rep, res := gradeSpliced(t, ref, sub, "01")
+		assert.Equal(t, 0, scores(rep)["01.1"], "without unsafe the body does not build")
+		assert.Equal(t, []string{`01-calc/calc/calc.go: "embed"`, `01-calc/calc/calc.go: "unsafe"`}, res.Refused)
+	})
+
+	t.Run("a submission file that is a symlink to the reference is not read", func(t *testing.T) {
+		sub := handoutOf(t)
+		p := filepath.Join(sub, "01-calc/calc/calc.go")
+		require.NoError(t, os.Remove(p))
+		require.NoError(t, os.Symlink(filepath.Join(ref, "01-calc/calc/calc.go"), p))
+		rep, res := gradeSpliced(t, ref, sub, "01")
+		assert.Equal(t, map[string]int{"01.1": 0, "01.2": 0}, scores(rep))
+		require.Len(t, res.Stubbed, 2)
+		assert.Contains(t, res.Stubbed[0], "01.1 01-calc/calc/calc.go:")
+		assert.Contains(t, res.Stubbed[0], "the submission's file is not read: a symbolic link (or under one)")
+		assert.Contains(t, notes(res), "submission: file not read: 01-calc/calc/calc.go: a symbolic link (or under one) (its regions graded as their stubs)")
+		assert.Contains(t, notes(res), "submission: changed outside LAB regions: 01-calc/calc/calc.go (ignored: graded with the clean copies)")
+	})
+
+	t.Run("a submission directory that is a symlink to the reference's is not read", func(t *testing.T) {
+		sub := handoutOf(t)
+		p := filepath.Join(sub, "01-calc/calc")
+		require.NoError(t, os.RemoveAll(p))
+		require.NoError(t, os.Symlink(filepath.Join(ref, "01-calc/calc"), p))
+		rep, res := gradeSpliced(t, ref, sub, "01")
+		assert.Equal(t, map[string]int{"01.1": 0, "01.2": 0}, scores(rep))
+		require.Len(t, res.Stubbed, 2)
+		assert.Contains(t, res.Stubbed[0], "a symbolic link (or under one)")
+	})
+
+	t.Run("a FIFO is not read, and does not block", func(t *testing.T) {
+		sub := handoutOf(t)
+		p := filepath.Join(sub, "01-calc/calc/calc.go")
+		require.NoError(t, os.Remove(p))
+		require.NoError(t, syscallMkfifo(p))
+		_, res := gradeSpliced(t, ref, sub, "01")
+		require.Len(t, res.Stubbed, 2)
+		assert.Contains(t, res.Stubbed[0], "the submission's file is not read: a named pipe")
+	})
+
+	t.Run("a body that mentions what could fake the output is flagged for the teacher", func(t *testing.T) {
+		sub := handoutOf(t)
+		withAdd(t, sub, "\tif a < 0 {\n\t\tsyscall.Exit(0)\n\t}\n\treturn a + b, nil")
+		b, err := os.ReadFile(filepath.Join(sub, "01-calc/calc/calc.go"))
+		require.NoError(t, err)
+		writeFile(t, sub, "01-calc/calc/calc.go", strings.Replace(string(b), "import (\n", "import (\n\t\"syscall\"\n", 1))
+		rep, res := gradeSpliced(t, ref, sub, "01")
+		assert.Equal(t, 60, scores(rep)["01.1"], "flagged, not refused")
+		require.Len(t, res.Flagged, 1)
+		assert.Contains(t, res.Flagged[0], "01.1 01-calc/calc/calc.go:")
+		assert.Contains(t, res.Flagged[0], "mentions Exit(")
+		assert.Contains(t, notes(res), "submission: read region 01.1")
+	})
+}
+
 func TestHandoutAndGrade(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("go is not on PATH")

@@ -3,7 +3,12 @@
 // body of every LAB region is the submission's own. Nothing else of the
 // submission is used, so editing a test, a probe of internal/testkit or
 // labs/tasks.json changes nothing; Splice reports such edits so that the
-// teacher sees them.
+// teacher sees them. The submission's files are read beneath its root
+// without following symlinks (a symlink to the reference is not a way to
+// hand in the solution), and a body must stay inside its function and hold
+// no compiler directive (see check.go). Code inside a region still runs
+// in the test process: bodies that mention what could fake the test
+// output are flagged for the teacher to read (Result.Flagged).
 //
 // The regions are matched by file, task id and order: the k-th region of
 // task NN.M in a file of the submission fills the k-th region of NN.M in
@@ -15,8 +20,8 @@
 // submission's file adds (a region's code may need a package the stub did
 // not), then every unused one is dropped. Blank and dot imports, and
 // imports of the test helpers (minibox/internal/testkit) and of the
-// homework machinery (minibox/labs/..., but labs/lab) that the clean file
-// does not have, are refused.
+// homework machinery (minibox/labs/..., but labs/lab), unsafe, C and embed
+// that the clean file does not have, are refused.
 package splice
 
 import (
@@ -48,6 +53,8 @@ type Result struct {
 	Taken   []string // "NN.M file:line" of each region taken from the submission
 	Stubbed []string // "NN.M file:line: why" of each region graded as its stub
 	Refused []string // "file: import path" of each import not taken
+	NotRead []string // "file: why" of each submission file not read (a symlink, not a regular file)
+	Flagged []string // "NN.M file:line mentions X, Y" of each taken body a teacher should read
 	Outside tree.Changes
 }
 
@@ -63,12 +70,23 @@ func (r *Result) Notes() []string {
 	for _, s := range r.Refused {
 		out = append(out, "submission: import refused: "+s)
 	}
+	for _, s := range r.NotRead {
+		out = append(out, "submission: file not read: "+s+" (its regions graded as their stubs)")
+	}
+	for _, s := range r.Flagged {
+		out = append(out, "submission: read region "+s+" (it runs inside the test process, where such code could fake the test output; graded as it is)")
+	}
 	return out
 }
 
-// refusedImport reports whether a spliced file may not gain an import of p.
+// refusedImport reports whether a spliced file may not gain an import of p:
+// the test helpers and the homework machinery; unsafe (with it a body can
+// reach any package's memory), cgo's C (C code is out of the Go checks'
+// sight) and embed (it needs a //go:embed directive, which no body may
+// hold anyway).
 func refusedImport(p string) bool {
-	return p == "minibox/internal/testkit" || strings.HasPrefix(p, "minibox/internal/testkit/") ||
+	return p == "unsafe" || p == "C" || p == "embed" ||
+		p == "minibox/internal/testkit" || strings.HasPrefix(p, "minibox/internal/testkit/") ||
 		(strings.HasPrefix(p, "minibox/labs/") && p != regions.LabImport)
 }
 
@@ -96,6 +114,11 @@ func Splice(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("splice: list the clean tree: %w", err)
 	}
+	subRoot, err := openRoot(sub)
+	if err != nil {
+		return nil, fmt.Errorf("splice: the submission: %w", err)
+	}
+	defer subRoot.Close()
 	res := &Result{}
 	cleanSum := tree.Manifest{}
 	for _, rel := range files {
@@ -136,7 +159,7 @@ func Splice(ctx context.Context, opts Options) (*Result, error) {
 			cleanSum[rel] = tree.Hash(rel, data)
 		}
 		if strings.HasSuffix(rel, ".go") {
-			if data, err = spliceFile(rel, data, filepath.Join(sub, filepath.FromSlash(rel)), res); err != nil {
+			if data, err = spliceFile(rel, data, subRoot, res); err != nil {
 				return nil, err
 			}
 		}
@@ -151,8 +174,10 @@ func Splice(ctx context.Context, opts Options) (*Result, error) {
 }
 
 // spliceFile returns the clean Go file with its region bodies taken from
-// the submission's file at subPath.
-func spliceFile(rel string, data []byte, subPath string, res *Result) ([]byte, error) {
+// the submission's file rel, read beneath subRoot without following
+// symlinks. A body that holds a compiler directive, or that does not keep
+// the file's shape (checkShape), is graded as its stub.
+func spliceFile(rel string, data []byte, subRoot *os.File, res *Result) ([]byte, error) {
 	rs, err := regions.Parse(rel, data)
 	if err != nil {
 		return nil, fmt.Errorf("splice: the clean tree's markers: %w", err)
@@ -160,12 +185,18 @@ func spliceFile(rel string, data []byte, subPath string, res *Result) ([]byte, e
 	if len(rs) == 0 {
 		return data, nil
 	}
-	subData, subErr := os.ReadFile(subPath)
+	subData, subErr := readBeneath(subRoot, rel)
 	var subRegions []regions.Region
 	why := ""
 	switch {
+	case errors.Is(subErr, errNotRegular):
+		detail := strings.TrimPrefix(subErr.Error(), errNotRegular.Error()+": ")
+		why = "the submission's file is not read: " + detail
+		res.NotRead = append(res.NotRead, rel+": "+detail)
+		subData = nil
 	case errors.Is(subErr, fs.ErrNotExist):
 		why = "the submission has no such file"
+		subData = nil
 	case subErr != nil:
 		return nil, fmt.Errorf("splice: %w", subErr)
 	default:
@@ -180,20 +211,77 @@ func spliceFile(rel string, data []byte, subPath string, res *Result) ([]byte, e
 	}
 	seen := map[string]int{}
 	bodies := make([][]string, len(rs))
+	taken := make([]bool, len(rs))
+	stub := func(i int, w string) {
+		bodies[i], taken[i] = regions.StubBody(rs[i]), false
+		res.Stubbed = append(res.Stubbed, fmt.Sprintf("%s %s:%d: %s", rs[i].ID, rel, rs[i].Begin, w))
+	}
 	for i, r := range rs {
 		k := seen[r.ID]
 		seen[r.ID]++
-		if k < len(byID[r.ID]) {
-			bodies[i] = regions.Body(subData, byID[r.ID][k])
-			res.Taken = append(res.Taken, fmt.Sprintf("%s %s:%d", r.ID, rel, r.Begin))
+		if k >= len(byID[r.ID]) {
+			w := why
+			if w == "" {
+				w = "no such region in the submission's file"
+			}
+			stub(i, w)
 			continue
 		}
-		w := why
-		if w == "" {
-			w = "no such region in the submission's file"
+		body := regions.Body(subData, byID[r.ID][k])
+		if d := directive(body); d != "" {
+			stub(i, "its body holds a compiler directive, "+strconv.Quote(d)+", which a region may not")
+			continue
 		}
-		bodies[i] = regions.StubBody(r)
-		res.Stubbed = append(res.Stubbed, fmt.Sprintf("%s %s:%d: %s", r.ID, rel, r.Begin, w))
+		bodies[i], taken[i] = body, true
+	}
+	// build splices the current bodies and fixes the imports.
+	build := func() []byte {
+		spliced := regions.ReplaceBodies(data, rs, bodies)
+		if subData != nil && why == "" {
+			spliced = addImports(rel, data, subData, spliced, nil)
+		}
+		if fixed, err := regions.FixImports(rel, nil, spliced); err == nil {
+			return fixed
+		}
+		return spliced
+	}
+	if err := checkShape(rel, data, build()); err != nil {
+		// Find the bodies that break the shape on their own (every other
+		// region its stub), then check what is left together.
+		alone := make([][]string, len(rs))
+		for i := range rs {
+			alone[i] = regions.StubBody(rs[i])
+		}
+		for i := range rs {
+			if !taken[i] {
+				continue
+			}
+			alone[i] = bodies[i]
+			one := regions.ReplaceBodies(data, rs, alone)
+			alone[i] = regions.StubBody(rs[i])
+			if err := checkShape(rel, data, one); err != nil {
+				stub(i, "its body is refused: "+err.Error())
+			}
+		}
+		if err := checkShape(rel, data, build()); err != nil {
+			for i := range rs {
+				if taken[i] {
+					stub(i, "its body, with the file's other regions, is refused: "+err.Error())
+				}
+			}
+		}
+	}
+	for i, r := range rs {
+		if !taken[i] {
+			continue
+		}
+		res.Taken = append(res.Taken, fmt.Sprintf("%s %s:%d", r.ID, rel, r.Begin))
+		if sameCode(bodies[i], regions.Body(data, r)) || sameCode(bodies[i], regions.StubBody(r)) {
+			continue // the clean tree's own body, or the stub
+		}
+		if fl := flags(bodies[i]); len(fl) > 0 {
+			res.Flagged = append(res.Flagged, fmt.Sprintf("%s %s:%d mentions %s", r.ID, rel, r.Begin, strings.Join(fl, ", ")))
+		}
 	}
 	spliced := regions.ReplaceBodies(data, rs, bodies)
 	if subData != nil && why == "" {
@@ -232,8 +320,10 @@ func addImports(rel string, clean, subData, spliced []byte, res *Result) []byte 
 		if is.Name != nil {
 			name = is.Name.Name
 		}
-		if name == "_" || name == "." || p == "C" || refusedImport(p) {
-			res.Refused = append(res.Refused, rel+": "+strconv.Quote(p))
+		if name == "_" || name == "." || refusedImport(p) {
+			if res != nil {
+				res.Refused = append(res.Refused, rel+": "+strconv.Quote(p))
+			}
 			continue
 		}
 		spec := strconv.Quote(p)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -137,4 +138,48 @@ func TestSpliceStubsWhatIsMissing(t *testing.T) {
 		require.Len(t, res.Stubbed, 2)
 		assert.Contains(t, res.Stubbed[0], "the submission's markers are broken: p/p.go:3: LAB 01.1 END without BEGIN")
 	})
+}
+
+func TestReadBeneathRefusesSymlinksAndNonFiles(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, map[string]string{"sub/a/f.go": "package a\n", "outside.go": "package x\n"})
+	sub := filepath.Join(dir, "sub")
+	require.NoError(t, os.Symlink("f.go", filepath.Join(sub, "a", "link.go")))
+	require.NoError(t, os.Symlink(filepath.Join(dir, "outside.go"), filepath.Join(sub, "a", "out.go")))
+	require.NoError(t, os.Symlink("a", filepath.Join(sub, "b")))
+	require.NoError(t, os.Mkdir(filepath.Join(sub, "a", "d.go"), 0o755))
+	root, err := openRoot(sub)
+	require.NoError(t, err)
+	defer root.Close()
+
+	b, err := readBeneath(root, "a/f.go")
+	require.NoError(t, err)
+	assert.Equal(t, "package a\n", string(b))
+	for _, rel := range []string{"a/link.go", "a/out.go", "b/f.go", "a/d.go", "../outside.go"} {
+		_, err := readBeneath(root, rel)
+		assert.ErrorIs(t, err, errNotRegular, rel)
+	}
+	_, err = readBeneath(root, "a/none.go")
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	// The same answers without openat2.
+	for _, rel := range []string{"a/link.go", "a/out.go", "b/f.go", "a/d.go"} {
+		_, err := readBeneathPortable(sub, rel)
+		assert.ErrorIs(t, err, errNotRegular, rel)
+	}
+}
+
+func TestDirectiveAndShape(t *testing.T) {
+	assert.Equal(t, "//go:linkname x y.z", directive([]string{"\tx := 1", "\t//go:linkname x y.z"}))
+	assert.Equal(t, "//line a.go:1", directive([]string{"//line a.go:1"}))
+	assert.Empty(t, directive([]string{"\t// go: a comment, not a directive", `	s := "//go:linkname"`}))
+
+	escape := strings.Replace(clean, "\treturn 1\n", "\treturn 1\n}\n\nfunc init() { println(1) }\n\nfunc pad() {\n", 1)
+	err := checkShape("p/p.go", []byte(clean), []byte(escape))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "func init where the clean file has func G")
+	// Closing F and reopening another function for the rest of F.
+	reopen := strings.Replace(clean, "\treturn 1\n", "\treturn 1\n}\n\nfunc G() string {\n\treturn \"\"\n}\n\nfunc F() int {\n", 1)
+	reopen = strings.Replace(reopen, "// G is homework too.\nfunc G() string {", "// G is homework too.\nfunc H() string {", 1)
+	require.Error(t, checkShape("p/p.go", []byte(clean), []byte(reopen)))
+	require.NoError(t, checkShape("p/p.go", []byte(clean), []byte(strings.Replace(clean, "\treturn 1\n", "\tf := func() int { return 1 }\n\treturn f()\n", 1))))
 }
