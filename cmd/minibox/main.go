@@ -1,5 +1,6 @@
 // Command minibox is the complete tool: every lesson wired (so far 01-04).
-// Each later lesson adds its implementations to wire and its commands.
+// Each later lesson wires its implementations (commands.Lesson04 is lesson
+// 04's) and adds its commands.
 //
 //	sudo go run ./cmd/minibox run -d --name web busybox httpd -f
 //	sudo go run ./cmd/minibox ps -a
@@ -7,47 +8,8 @@
 //	sudo go run ./cmd/minibox rm -f web
 package main
 
-import (
-	"minibox/04-storage/commands"
-	"minibox/04-storage/containerfs"
-	"minibox/04-storage/engine"
-)
+import "minibox/04-storage/commands"
 
 func main() {
-	commands.Main("minibox", "minibox: a small Docker without a daemon (lessons 01-04)", wire)
-}
-
-// wire makes the engine with this lesson's implementations: containers
-// get their file systems from containerfs (image layers, a snapshot per
-// container, volumes), and images come from its image store.
-func wire(g commands.Globals) (*engine.Engine, error) {
-	rts, err := g.Runtimes()
-	if err != nil {
-		return nil, err
-	}
-	st, err := containerfs.New(g.DataRoot)
-	if err != nil {
-		return nil, err
-	}
-	st.DefaultDriver = g.StorageDriver
-	e, err := engine.New(engine.Options{
-		DataRoot:       g.DataRoot,
-		ExecRoot:       g.ExecRoot,
-		Storage:        st,
-		Images:         st.Images,
-		Runtimes:       rts,
-		DefaultRuntime: g.DefaultRuntime,
-	})
-	if err != nil {
-		return nil, err
-	}
-	// --volumes-from names a container: the engine finds it.
-	st.Lookup = func(ref string) (*engine.Container, error) {
-		in, err := e.Inspect(ref)
-		if err != nil {
-			return nil, err
-		}
-		return in.Container, nil
-	}
-	return e, nil
+	commands.Main("minibox", "minibox: a small Docker without a daemon (lessons 01-04)", commands.Lesson04)
 }
