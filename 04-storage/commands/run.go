@@ -281,12 +281,15 @@ func imageEnv(env, image []string, user map[string]bool) []string {
 }
 
 func (c *CLI) createCmd() *cobra.Command {
-	var f createFlags
+	var (
+		f  createFlags
+		rm bool
+	)
 	cmd := &cobra.Command{
 		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create a new container",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req, err := f.request(args, false)
+			req, err := f.request(args, rm)
 			if err != nil {
 				return cli.Fail(err)
 			}
@@ -302,7 +305,7 @@ func (c *CLI) createCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().Bool("rm", false, "automatically remove the container when it exits")
+	cmd.Flags().BoolVar(&rm, "rm", false, "automatically remove the container when it exits")
 	f.add(cmd)
 	return cmd
 }

@@ -116,7 +116,9 @@ func (e *Engine) waitStopped(id string, d time.Duration) bool {
 
 // Wait blocks until the container is not running (condition
 // "not-running", the default) or has been removed ("removed") and returns
-// its exit code. A created container is waited for until it ran.
+// its exit code. As in Docker, "not-running" is met at once by a container
+// that is not running, a created one included (exit code 0, or that of a
+// failed start).
 func (e *Engine) Wait(ref, condition string) (int, error) {
 	id, err := e.Lookup(ref)
 	if err != nil {
@@ -135,7 +137,7 @@ func (e *Engine) Wait(ref, condition string) (int, error) {
 			return -1, err
 		}
 		st := in.State
-		done := !st.Running && !st.Restarting && (st.Status == "exited" || st.Status == "dead")
+		done := !st.Running && !st.Restarting
 		if done {
 			last = st.ExitCode
 			if condition != "removed" {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,7 +41,7 @@ func (w *logWriter) write(stream string, p []byte) {
 	defer w.mu.Unlock()
 	buf := append(w.partial[stream], p...)
 	for {
-		i := indexByte(buf, '\n')
+		i := bytes.IndexByte(buf, '\n')
 		if i < 0 {
 			break
 		}
@@ -54,22 +55,16 @@ func (w *logWriter) write(stream string, p []byte) {
 	w.partial[stream] = append([]byte(nil), buf...)
 }
 
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
-
 func (w *logWriter) entry(stream string, line []byte) {
 	data, _ := json.Marshal(LogEntry{Log: string(line), Stream: stream, Time: time.Now().UTC()}) // strings and a time: cannot fail
 	w.f.Write(append(data, '\n'))
 }
 
 // close writes what is left of unfinished lines.
-func (w *logWriter) close() {
+// flush writes the unfinished lines (output that did not end in a
+// newline). The monitor calls it once the container's output has ended and
+// before it records the exit, so that `logs` after `wait` sees everything.
+func (w *logWriter) flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for stream, buf := range w.partial {
@@ -78,6 +73,10 @@ func (w *logWriter) close() {
 		}
 	}
 	w.partial = map[string][]byte{}
+}
+
+func (w *logWriter) close() {
+	w.flush()
 	w.f.Close()
 }
 

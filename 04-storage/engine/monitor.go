@@ -204,6 +204,7 @@ func (m *monitor) run(attach *os.File) int {
 
 		code := m.wait(pid, start)
 		m.waitOutput()
+		logw.flush()
 		st.ExitCode = code
 		st.OOMKilled = m.oomKilled()
 		st.FinishedAt = time.Now().UTC()

@@ -183,14 +183,14 @@ func (e *Engine) Lookup(ref string) (string, error) {
 	if ref == "" {
 		return "", fmt.Errorf("%w: \"\"", ErrNotFound)
 	}
-	if len(ref) == 64 {
+	if isFullID(ref) {
 		if _, err := os.Stat(filepath.Join(e.dataDir(ref), "config.json")); err == nil {
 			return ref, nil
 		}
 	}
 	name := strings.TrimPrefix(ref, "/")
 	if !strings.Contains(name, "/") && name != "." && name != ".." {
-		if owner, err := os.ReadFile(filepath.Join(e.opts.DataRoot, "names", name)); err == nil {
+		if owner, err := os.ReadFile(filepath.Join(e.opts.DataRoot, "names", name)); err == nil && isFullID(string(owner)) {
 			if _, err := os.Stat(filepath.Join(e.dataDir(string(owner)), "config.json")); err == nil {
 				return string(owner), nil
 			}
@@ -216,14 +216,35 @@ func (e *Engine) Lookup(ref string) (string, error) {
 	}
 }
 
+// isFullID reports whether s is a full container ID: 64 lowercase hex
+// digits. Only such a string is ever joined into a path as an ID, so that
+// no reference can name a directory outside the data root.
+func isFullID(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // record is everything stored about a container besides its state.
 func (e *Engine) load(id string) (*Container, error) {
+	if !isFullID(id) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
 	var c Container
 	if err := readJSON(filepath.Join(e.dataDir(id), "config.json"), &c); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 		}
 		return nil, err
+	}
+	if c.ID != id {
+		return nil, fmt.Errorf("container %s: its config.json names another container (%q)", short(id), c.ID)
 	}
 	var spec specs.Spec
 	if err := readJSON(filepath.Join(e.dataDir(id), "spec.json"), &spec); err == nil {
