@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"minibox/02-cgroups/cgroups"
 	"minibox/internal/testkit"
 )
 
@@ -56,6 +57,13 @@ func runtimes(t *testing.T) []ociRuntime {
 	return list
 }
 
+// removeRuncPrefix removes /minibox in every hierarchy when no container
+// uses it any more, as our runtime's delete does: runc leaves the levels
+// above a container's cgroup behind.
+func removeRuncPrefix(t testing.TB, id string) {
+	assert.NoError(t, cgroups.RemoveEmptyParents("", cgroups.Prefix+"/"+id))
+}
+
 // runc runs `runc --root root ARGS` as cmd runs ours: stdio in files.
 func (b *runtimeBox) runc(root string, args ...string) testkit.Result {
 	b.t.Helper()
@@ -88,7 +96,7 @@ func (b *runtimeBox) started(rt ociRuntime) (string, int) {
 	b.save()
 	r := rt.run(b, "create", id)
 	require.Equal(b.t, 0, r.Code, "%s create: %s", rt.name, r.Stderr)
-	b.t.Cleanup(func() { rt.run(b, "delete", "--force", id); b.waitReapers(); b.reap() })
+	b.t.Cleanup(func() { rt.run(b, "delete", "--force", id); b.waitReapers(); b.reap(); removeRuncPrefix(b.t, id) })
 	var st specs.State
 	r = rt.run(b, "state", id)
 	require.NoError(b.t, json.Unmarshal([]byte(r.Stdout), &st), "%s state: %s %s", rt.name, r.Stdout, r.Stderr)
@@ -463,7 +471,7 @@ func TestCreateKeepsTheCallersStdio(t *testing.T) {
 			c.Stdin, c.Stdout, c.Stderr = stdin, stdout, errW
 			err = c.Run()
 			errW.Close()
-			t.Cleanup(func() { rt.run(b, "delete", "--force", id); b.reap() })
+			t.Cleanup(func() { rt.run(b, "delete", "--force", id); b.reap(); removeRuncPrefix(t, id) })
 			require.NoError(t, err, "%s create", rt.name)
 			var st specs.State
 			require.NoError(t, json.Unmarshal([]byte(rt.run(b, "state", id).Stdout), &st))

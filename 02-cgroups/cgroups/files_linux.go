@@ -357,12 +357,41 @@ func rmdirs(mount, p string) error {
 	if err != nil {
 		return fmt.Errorf("remove cgroup %s: %w", dir, err)
 	}
-	// Then the levels above it, up to and including the prefix, as long as
-	// they are empty: "busy" means another container still uses them.
+	removeEmptyAbove(mount, p)
+	return nil
+}
+
+// removeEmptyAbove removes the levels above cgroup p in one hierarchy, up
+// to and including the prefix, as long as they are empty: "busy" means
+// another container still uses them.
+func removeEmptyAbove(mount, p string) {
 	for parent := path.Dir(p); parent != "/" && parent != "."; parent = path.Dir(parent) {
 		if unix.Rmdir(joinRoot(mount, parent)) != nil {
 			break
 		}
+	}
+}
+
+// RemoveEmptyParents removes, in every hierarchy under root (DefaultRoot
+// when empty), the levels above cgroup p up to and including Prefix that
+// no container uses any more. Our Destroy does this itself; runc and crun
+// remove only the container's own cgroup and leave the levels they made
+// above it (a /minibox in every hierarchy), so the engine calls this after
+// another runtime has deleted a container.
+func RemoveEmptyParents(root, p string) error {
+	if root == "" {
+		root = DefaultRoot
+	}
+	cp, err := CleanPath(p)
+	if err != nil {
+		return err
+	}
+	mounts, err := Mounts(root)
+	if err != nil {
+		return fmt.Errorf("list cgroup mounts: %w", err)
+	}
+	for _, m := range mounts {
+		removeEmptyAbove(m.Point, cp)
 	}
 	return nil
 }

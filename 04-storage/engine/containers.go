@@ -276,6 +276,11 @@ func (e *Engine) teardown(c *Container) error {
 			}
 		}
 	}
+	// runc deletes the container's cgroup but not the /minibox level it
+	// made above it; ours removes it when it is empty, and so do we here.
+	if err := cgroups.RemoveEmptyParents(cgroups.DefaultRoot, CgroupPath(c.ID)); err != nil {
+		errs = append(errs, err)
+	}
 	if e.opts.Networks != nil {
 		if err := e.opts.Networks.Detach(c); err != nil {
 			errs = append(errs, err)
