@@ -44,9 +44,15 @@ func TestReadOnlyRootAndTmpfs(t *testing.T) {
 	assert.True(t, strings.HasPrefix(r.Stdout, "tmpfs /scratch tmpfs"), r.Stdout)
 }
 
+// memoryCgroupFiles lists the files that hold a container's memory limit
+// under cgroup v1 and v2 (one of them exists).
+func memoryCgroupFiles(id string) []string {
+	return []string{"/sys/fs/cgroup/memory/minibox/" + id + "/memory.limit_in_bytes", "/sys/fs/cgroup/minibox/" + id + "/memory.max"}
+}
+
 // memoryLimit reads the container's memory limit from the host's side.
 func memoryLimit(t *testing.T, id string) string {
-	for _, f := range []string{"/sys/fs/cgroup/memory/minibox/" + id + "/memory.limit_in_bytes", "/sys/fs/cgroup/minibox/" + id + "/memory.max"} {
+	for _, f := range memoryCgroupFiles(id) {
 		if data, err := os.ReadFile(f); err == nil {
 			return strings.TrimSpace(string(data))
 		}
@@ -58,18 +64,22 @@ func memoryLimit(t *testing.T, id string) string {
 func TestResourcesAndOOMUnderBothRuntimes(t *testing.T) {
 	b := newBox(t)
 	for _, rt := range []string{"minibox", "runc"} {
-		id := b.ok("run", "-d", "--runtime", rt, "-m", "48m", "--pids-limit", "50", "busybox", "sleep", "1000")
-		assert.Equal(t, "50331648", memoryLimit(t, id), rt)
-		assert.Equal(t, "50331648", b.ok("inspect", "-f", "{{.HostConfig.Memory}}", id))
-		b.ok("rm", "-f", id)
-		_, err := os.Stat("/sys/fs/cgroup/memory/minibox/" + id)
-		assert.True(t, os.IsNotExist(err), "rm removes the cgroup")
+		t.Run(rt, func(t *testing.T) {
+			id := b.ok("run", "-d", "--runtime", rt, "-m", "48m", "--pids-limit", "50", "busybox", "sleep", "1000")
+			assert.Equal(t, "50331648", memoryLimit(t, id), rt)
+			assert.Equal(t, "50331648", b.ok("inspect", "-f", "{{.HostConfig.Memory}}", id))
+			files := memoryCgroupFiles(id)
+			b.ok("rm", "-f", id)
+			for _, f := range files {
+				assert.NoDirExists(t, filepath.Dir(f), "rm removes the cgroup")
+			}
 
-		// A shell that keeps 200 MB in a variable under a 32 MB limit:
-		// the OOM killer ends it, and inspect says so.
-		id = b.ok("run", "-d", "--runtime", rt, "-m", "32m", "--memory-swap", "32m", "busybox", "sh", "-c", `x=$(head -c 200000000 /dev/zero | tr '\0' a); echo survived`)
-		assert.Equal(t, "137", b.ok("wait", id), rt)
-		assert.Equal(t, "true 137", b.ok("inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", id), rt)
-		b.ok("rm", id)
+			// A shell that keeps 200 MB in a variable under a 32 MB limit:
+			// the OOM killer ends it, and inspect says so.
+			id = b.ok("run", "-d", "--runtime", rt, "-m", "32m", "--memory-swap", "32m", "busybox", "sh", "-c", `x=$(head -c 200000000 /dev/zero | tr '\0' a); echo survived`)
+			assert.Equal(t, "137", b.ok("wait", id), rt)
+			assert.Equal(t, "true 137", b.ok("inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", id), rt)
+			b.ok("rm", id)
+		})
 	}
 }
