@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -44,6 +46,57 @@ func runAsInit(path string, spec *specs.Spec, errPipe *os.File) (int, error) {
 	if err := initproto.CloseExtraFiles(); err != nil {
 		fmt.Fprintf(os.Stderr, "minibox-init: %v\n", err)
 	}
+	return supervise(pid, sigs)
+}
+
+// InitProgram is the name under which this binary is the container's init
+// when the runtime is not ours (runc knows nothing of our annotation): the
+// engine bind-mounts the binary at /sbin/minibox-tini and runs
+// `/sbin/minibox-tini -- CMD...` as PID 1, as Docker does with docker-init
+// (tini). The binary must then be statically linked: the image has no Go
+// runtime's libraries, and often no libc at all.
+const InitProgram = "minibox-tini"
+
+// IsInitProgram reports whether this process was started as InitProgram.
+func IsInitProgram() bool { return filepath.Base(os.Args[0]) == InitProgram }
+
+// InitProgramMain is PID 1 as InitProgram: it runs `-- CMD ARGS...` (looked
+// up in $PATH) as its child, forwards signals, reaps orphans and exits with
+// the command's status. It does not return.
+func InitProgramMain() {
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		fmt.Fprintf(os.Stderr, "%s: usage: %s -- COMMAND [ARG...]\n", InitProgram, InitProgram)
+		os.Exit(125)
+	}
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs)
+	path, err := exec.LookPath(args[0])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", InitProgram, err)
+		if errors.Is(err, exec.ErrNotFound) {
+			os.Exit(127)
+		}
+		os.Exit(execFailureCode(err))
+	}
+	pid, err := syscall.ForkExec(path, args, &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2}})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: exec %q: %v\n", InitProgram, args[0], err)
+		os.Exit(execFailureCode(err))
+	}
+	code, err := supervise(pid, sigs)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", InitProgram, err)
+	}
+	os.Exit(code)
+}
+
+// supervise passes every signal that reaches us on to the command (PID
+// pid) and reaps children until the command exits.
+func supervise(pid int, sigs chan os.Signal) (int, error) {
 	go func() {
 		for sig := range sigs {
 			if s := sig.(syscall.Signal); forwarded(s) {

@@ -5,17 +5,22 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"minibox/01-namespaces/namespaces"
 	"minibox/03-rootfs/ocicli"
 	"minibox/04-storage/engine"
 )
 
 // Main is the whole of a minibox program's main: wire makes the engine with
 // the program's lessons. A minibox binary plays three more parts when it is
-// re-executed, and detects them first: the container's init (and an exec'd
+// re-executed, and detects them first: the init another runtime runs for
+// --init (namespaces.InitProgram), the container's init (and an exec'd
 // process), both lesson 03's, and a container's monitor. It also hosts
 // lesson 03's OCI runtime as the hidden `runtime` command, which the engine
 // drives as containerd's shim drives runc.
 func Main(name, short string, wire NewEngine, more ...*cobra.Command) {
+	if namespaces.IsInitProgram() {
+		namespaces.InitProgramMain() // PID 1 of a container run with --init by another runtime
+	}
 	ocicli.MaybeInit()
 	if engine.IsMonitor() {
 		engine.RunMonitor(func(dataRoot, execRoot string) (*engine.Engine, error) {

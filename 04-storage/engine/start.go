@@ -130,6 +130,13 @@ func (e *Engine) writeBundle(c *Container) error {
 		}
 	}
 	linux.CgroupsPath = CgroupPath(c.ID)
+	rt, err := e.loadRuntime(c.ID)
+	if err != nil {
+		return err
+	}
+	if err := e.addInit(&spec, rt); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(e.bundleDir(c.ID), 0o700); err != nil {
 		return fmt.Errorf("make the bundle: %w", err)
 	}

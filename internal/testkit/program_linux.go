@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,7 +37,9 @@ func MainProgram(m *testing.M, programMain func()) {
 	}
 	// A container's init is the test binary re-executed as `... init`
 	// with a clean environment: the program's main recognises it.
-	if os.Getenv(ProgramEnv) == "1" || (len(os.Args) > 1 && os.Args[1] == "init") {
+	// So is the engine's init for other runtimes, run as /sbin/minibox-tini
+	// (see namespaces.InitProgram) with the container's environment.
+	if os.Getenv(ProgramEnv) == "1" || (len(os.Args) > 1 && os.Args[1] == "init") || filepath.Base(os.Args[0]) == "minibox-tini" {
 		programMain()
 		os.Exit(0)
 	}
