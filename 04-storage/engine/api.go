@@ -47,10 +47,14 @@ type Images interface {
 // the engine knows only the modes "none" (a new network namespace with lo
 // only) and "host" (the host's network namespace).
 type Networks interface {
-	// Attach connects the container whose network namespace is at netns to
-	// the networks of c.HostConfig.NetworkMode and c.NetworkSettings; it
-	// fills c.NetworkSettings and may return files the container must see
-	// (/etc/hosts, /etc/resolv.conf, /etc/hostname) as bind mounts.
+	// Attach connects the container to the networks of
+	// c.HostConfig.NetworkMode and c.NetworkSettings before its runtime
+	// creates it. netns names an existing network namespace to use; ""
+	// asks Attach to make one (a bind-mounted nsfs file, as `ip netns add`
+	// does) and record its path in c.NetworkSettings.SandboxKey, which the
+	// container then joins by path. It fills c.NetworkSettings and may
+	// return files the container must see (/etc/hosts, /etc/resolv.conf,
+	// /etc/hostname) as bind mounts.
 	Attach(c *Container, netns string) ([]specs.Mount, error)
 	// Detach undoes Attach; it is not an error when nothing is attached.
 	Detach(c *Container) error

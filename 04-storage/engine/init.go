@@ -49,4 +49,3 @@ func staticBinary(path string) error {
 	}
 	return nil
 }
-
