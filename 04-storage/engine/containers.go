@@ -261,8 +261,12 @@ func (e *Engine) teardown(c *Container) error {
 	if rt, err := e.loadRuntime(c.ID); err == nil {
 		r := e.runtimeFor(c.ID, rt)
 		if _, err := r.state(c.ID); err == nil {
+			// The monitor may delete it at the same moment (its container
+			// has just died): gone afterwards is what we wanted.
 			if err := r.delete(c.ID, true); err != nil {
-				errs = append(errs, err)
+				if _, still := r.state(c.ID); still == nil {
+					errs = append(errs, err)
+				}
 			}
 		}
 	}
