@@ -18,9 +18,10 @@ GOFILES = $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '
 .PHONY: all build demo doctor test vet fmt bench
 all: build
 
-build: ## build every lesson's program into bin/
+build: ## build every lesson's program and the complete tool (bin/minibox) into bin/
 	@mkdir -p bin
 	@for l in $(LESSONS); do echo "go build -o bin/$$l ./$$l"; $(GO) build -o bin/$$l ./$$l || exit 1; done
+	@echo "go build -o bin/minibox ./cmd/minibox"; $(GO) build -o bin/minibox ./cmd/minibox
 	@$(GIVE_BACK) bin
 
 demo: build ## run the newest lesson's demo

@@ -118,6 +118,7 @@ build() {
     [ -f "$d/main.go" ] || continue
     CGO_ENABLED=0 go build -o "bin/$d" "./$d"
   done
+  CGO_ENABLED=0 go build -o bin/minibox ./cmd/minibox
   give_back bin
   say "built $(ls bin | tr '\n' ' ')"
 }
