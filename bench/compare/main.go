@@ -1,7 +1,8 @@
 // Command compare times two commands against each other in the same run:
 // it alternates them (so drift in the machine's load hits both alike),
 // discards warm-up runs, and prints each one's median and spread and the
-// ratio of the medians (a third command, -c, is optional). The lesson benchmarks in bench/*.sh use it.
+// ratio of the medians (a third command, -c, is optional; without -b, where
+// a reference tool is missing, it times -a alone). The lesson benchmarks in bench/*.sh use it.
 //
 //	go run ./bench/compare -runs 100 -a 'bin/01-namespaces run -- /bin/true' -b 'unshare --pid --fork /bin/true'
 //
@@ -40,13 +41,13 @@ func main() {
 		after[x] = flag.String("after-"+x, "", "run untimed after each run of -"+x+" (split on spaces)")
 	}
 	flag.Parse()
-	if *a == "" || *b == "" || *runs < 1 {
-		fmt.Fprintln(os.Stderr, "usage: compare -a 'CMD...' -b 'CMD...' [-c 'CMD...'] [-runs N] [-warmup N]")
+	if *a == "" || (*b == "" && *c != "") || *runs < 1 {
+		fmt.Fprintln(os.Stderr, "usage: compare -a 'CMD...' [-b 'CMD...' [-c 'CMD...']] [-runs N] [-warmup N]")
 		os.Exit(2)
 	}
-	cmds := []*command{
-		{name: *nameA, line: *a, before: *before["a"], after: *after["a"]},
-		{name: *nameB, line: *b, before: *before["b"], after: *after["b"]},
+	cmds := []*command{{name: *nameA, line: *a, before: *before["a"], after: *after["a"]}}
+	if *b != "" {
+		cmds = append(cmds, &command{name: *nameB, line: *b, before: *before["b"], after: *after["b"]})
 	}
 	if *c != "" {
 		cmds = append(cmds, &command{name: *nameC, line: *c, before: *before["c"], after: *after["c"]})
