@@ -108,8 +108,10 @@ rm -f "$tmp/img10.tar" "$tmp/img500.tar"
 
 # --- 1. run --rm /bin/true: ours, docker, podman -------------------------
 ruleset() { { cat /proc/sys/net/ipv4/ip_forward; if command -v nft >/dev/null; then nft list ruleset; elif command -v iptables-save >/dev/null; then iptables-save | grep -v '^#'; fi; } 2>&1; }
+# have TOOL: an executable file of that name is in PATH.
+have() { local p; p=$(command -v "$1") && [ -f "$p" ] && [ -x "$p" ]; }
 refs=()
-if command -v dockerd >/dev/null && command -v docker >/dev/null; then
+if have dockerd && have docker; then
   fw_before=$(ruleset)
   mkdir -p "$tmp/d"
   # The config file is ours (not /etc/docker/daemon.json); it keeps the
@@ -131,7 +133,7 @@ if command -v dockerd >/dev/null && command -v docker >/dev/null; then
 else
   echo "$me: dockerd or docker is missing (apt-get install docker.io): docker is left out of the comparison" >&2
 fi
-if command -v podman >/dev/null; then
+if have podman; then
   mkdir -p "$tmp/p/cni"
   # A containers.conf of our own: cgroupfs (no systemd), file locks and
   # events in the temporary dir rather than /dev/shm and the journal.
