@@ -158,6 +158,8 @@ else
   echo "$me: podman is missing (apt-get install podman): podman is left out of the comparison" >&2
 fi
 echo "== 1. start to exit of /bin/true in a busybox image"
+[ -n "$dockerd_pid" ] && echo "docker: client $($docker version -f '{{.Client.Version}}'), dockerd $($docker version -f '{{.Server.Version}}') (storage $($docker info -f '{{.Driver}}'), runc)"
+[ -n "$podman_cmd" ] && echo "podman: $($podman_cmd version -f '{{.Client.Version}}') (storage overlay, runc)"
 compare -name-a "04-storage run --rm" -a "$mb run --rm bench-busybox /bin/true" "${refs[@]}"
 if [ -n "$dockerd_pid" ]; then
   kill "$dockerd_pid"
