@@ -84,6 +84,7 @@ cleanup() {
   exit $rc
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM # so that cleanup runs on these too
 
 CGO_ENABLED=0 go build -o "$tmp/04-storage" ./04-storage
 CGO_ENABLED=0 go build -o "$tmp/03-rootfs" ./03-rootfs
