@@ -43,6 +43,7 @@ bench: ## start-time benchmarks, each against its reference tool in the same run
 	bench/01-namespaces.sh
 	bench/02-cgroups.sh
 	bench/03-rootfs.sh
+	bench/04-storage.sh
 
 include labs/labs.mk
 include vm/vm.mk
