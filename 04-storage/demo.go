@@ -135,14 +135,19 @@ func (d *demo) run() error {
 }
 
 // minibox runs this program with the demo's roots, prints the command (as
-// typed, without the roots) and its output, and returns the output.
+// typed, without the roots) and its output, indented, and returns the
+// output.
 func (d *demo) minibox(args ...string) (string, error) {
-	fmt.Fprintf(d.out, "$ minibox %s\n", shellJoin(args))
+	fmt.Fprintf(d.out, "  $ minibox %s\n", shellJoin(args))
 	cmd := exec.Command(d.self, append([]string{"--data-root", filepath.Join(d.dir, "data"), "--exec-root", filepath.Join(d.dir, "run")}, args...)...)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err := cmd.Run()
-	d.out.Write(buf.Bytes())
+	for _, l := range strings.SplitAfter(buf.String(), "\n") {
+		if l != "" {
+			fmt.Fprint(d.out, "  "+l)
+		}
+	}
 	if err != nil {
 		return buf.String(), fmt.Errorf("minibox %s: %w", strings.Join(args, " "), err)
 	}
