@@ -66,6 +66,7 @@ var defaultChapters = []string{
 	"01-namespaces/README.md",
 	"02-cgroups/README.md",
 	"03-rootfs/README.md",
+	"04-storage/README.md",
 }
 
 // Command is one `$` line of a block, with what is typed into it and what
