@@ -105,6 +105,7 @@ func TestNamedVolumeSurvivesRm(t *testing.T) {
 	// volume ls/inspect/rm/prune: in use, the volume cannot go.
 	assert.Contains(t, strings.Fields(b.ok("volume", "ls", "-q")), vol)
 	assert.Contains(t, b.ok("volume", "inspect", vol), `"Mountpoint": "`+filepath.Join(b.data, "volumes", vol, "_data")+`"`)
+	assert.Equal(t, vol+" "+filepath.Join(b.data, "volumes", vol, "_data"), b.ok("volume", "inspect", "--format", "{{.Name}} {{.Mountpoint}}", vol))
 	r = b.run("volume", "rm", vol)
 	assert.Equal(t, 1, r.Code, "a container uses it: %s", r.Stdout)
 	b.ok("rm", holder)

@@ -72,25 +72,8 @@ func (c *CLI) inspectCmd() *cobra.Command {
 				}
 				out = append(out, m)
 			}
-			w := cmd.OutOrStdout()
-			if format != "" {
-				tmpl, err := template.New("inspect").Funcs(templateFuncs).Parse(format)
-				if err != nil {
-					return cli.Fail(fmt.Errorf("template parsing error: %w", err))
-				}
-				for _, m := range out {
-					var b bytes.Buffer
-					if err := tmpl.Execute(&b, m); err != nil {
-						return cli.Fail(fmt.Errorf("template: %w", err))
-					}
-					fmt.Fprintln(w, b.String())
-				}
-			} else {
-				if out == nil {
-					out = []any{}
-				}
-				data, _ := json.MarshalIndent(out, "", "    ")
-				fmt.Fprintf(w, "%s\n", data)
+			if err := printInspect(cmd.OutOrStdout(), format, out); err != nil {
+				return err
 			}
 			if failed {
 				return &cli.ExitStatus{Code: 1}
@@ -101,6 +84,34 @@ func (c *CLI) inspectCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output using the given Go template")
 	cmd.Flags().BoolP("size", "s", false, "display total file sizes")
 	return cmd
+}
+
+// printInspect prints what an inspect command found: a JSON array, or each
+// object through the Go template of --format, as Docker does.
+func printInspect[T any](w io.Writer, format string, out []T) error {
+	if format == "" {
+		if out == nil {
+			out = []T{}
+		}
+		data, err := json.MarshalIndent(out, "", "    ")
+		if err != nil {
+			return cli.Fail(err)
+		}
+		fmt.Fprintf(w, "%s\n", data)
+		return nil
+	}
+	tmpl, err := template.New("inspect").Funcs(templateFuncs).Parse(format)
+	if err != nil {
+		return cli.Fail(fmt.Errorf("template parsing error: %w", err))
+	}
+	for _, m := range out {
+		var b bytes.Buffer
+		if err := tmpl.Execute(&b, m); err != nil {
+			return cli.Fail(fmt.Errorf("template: %w", err))
+		}
+		fmt.Fprintln(w, b.String())
+	}
+	return nil
 }
 
 func (c *CLI) logsCmd() *cobra.Command {

@@ -62,6 +62,8 @@ func (f *createFlags) add(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.volsFrom, "volumes-from", nil, "mount the volumes of a container: CONTAINER[:ro|rw] (repeatable)")
 	f.sec.AddFlags(fs)
 	fs.MarkHidden("rootfs") // the image gives the root filesystem now
+	// Lesson 03's -v knew bind mounts only; from lesson 04 on it takes volumes.
+	fs.Lookup("volume").Usage = "bind mount a volume: NAME:/dir or /host/dir:/dir, with :ro or :rw; /dir alone makes an anonymous volume (repeatable)"
 	f.limits.AddFlags(fs)
 	// -h is --hostname in docker run; help keeps only its long form.
 	cmd.Flags().BoolP("help", "", false, "help for "+cmd.Name())

@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -85,8 +84,9 @@ func (c *CLI) volumeCmd() *cobra.Command {
 	}
 	ls.Flags().BoolVarP(&quiet, "quiet", "q", false, "only display volume names")
 	ls.Flags().StringArrayVarP(&filters, "filter", "f", nil, "filter output: dangling=true|false, name=..., label=...")
+	var format string
 	inspect := &cobra.Command{
-		Use: "inspect VOLUME [VOLUME...]", Short: "Display detailed information on one or more volumes", Args: cobra.MinimumNArgs(1),
+		Use: "inspect [OPTIONS] VOLUME [VOLUME...]", Short: "Display detailed information on one or more volumes", Args: cobra.MinimumNArgs(1),
 		RunE: c.withEngine(func(cmd *cobra.Command, e *engine.Engine, args []string) error {
 			vs, err := volumeStore(e)
 			if err != nil {
@@ -100,14 +100,10 @@ func (c *CLI) volumeCmd() *cobra.Command {
 				}
 				out = append(out, v)
 			}
-			b, err := json.MarshalIndent(out, "", "    ")
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), string(b))
-			return nil
+			return printInspect(cmd.OutOrStdout(), format, out)
 		}),
 	}
+	inspect.Flags().StringVarP(&format, "format", "f", "", "format the output using the given Go template")
 	var force bool
 	rm := &cobra.Command{
 		Use: "rm [OPTIONS] VOLUME [VOLUME...]", Short: "Remove one or more volumes", Args: cobra.MinimumNArgs(1),
