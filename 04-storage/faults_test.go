@@ -70,11 +70,11 @@ func TestFaultsKillAtRandomMoments(t *testing.T) {
 }
 
 type faults struct {
-	b        *box
-	rng      *mrand.Rand
-	before   testkit.Residue
-	self     string
-	took     map[string]time.Duration // how long each operation took when not interrupted
+	b      *box
+	rng    *mrand.Rand
+	before testkit.Residue
+	self   string
+	took   map[string]time.Duration // how long each operation took when not interrupted
 }
 
 // round runs one operation, kills its victim at a random moment, checks
@@ -327,5 +327,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
-
