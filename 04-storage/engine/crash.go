@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -261,17 +262,38 @@ func removeTrash(dir string) error {
 	return nil
 }
 
+// ExplainStorage is storageErr for the layers that open the data root
+// before the engine does (the program's wiring).
+func ExplainStorage(root string, err error) error { return storageErr(root, err) }
+
 // storageErr explains the two errors of a data root that cannot be
 // written, read-only storage and a full disk, with what to do about them;
 // other errors pass as they are.
 func storageErr(root string, err error) error {
+	var se *StorageError
+	if err == nil || errors.As(err, &se) {
+		return err
+	}
+	what, remedy := "the data root "+root, " or use --data-root with a writable directory"
+	space := " or use --data-root on a larger file system"
+	// Another directory (the exec root, a bind mount's source) may be the
+	// one at fault.
+	var pe *fs.PathError
+	var le *os.LinkError
+	p := ""
+	if errors.As(err, &pe) {
+		p = pe.Path
+	} else if errors.As(err, &le) {
+		p = le.New
+	}
+	if p != "" && p != root && !strings.HasPrefix(p, root+"/") {
+		what, remedy, space = filepath.Dir(p), "", ""
+	}
 	switch {
-	case err == nil:
-		return nil
 	case errors.Is(err, unix.EROFS):
-		return &StorageError{Err: err, Message: fmt.Sprintf("the data root %s is read-only: remount it read-write or use --data-root with a writable directory", root)}
+		return &StorageError{Err: err, Message: fmt.Sprintf("%s is read-only: remount it read-write%s", what, remedy)}
 	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT):
-		return &StorageError{Err: err, Message: fmt.Sprintf("no space left on device under %s: free some space (minibox rm, rmi, volume prune) or use --data-root on a larger file system", root)}
+		return &StorageError{Err: err, Message: fmt.Sprintf("no space left on device under %s: free some space (minibox rm, rmi, volume prune)%s", strings.TrimPrefix(what, "the data root "), space)}
 	}
 	return err
 }
