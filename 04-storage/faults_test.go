@@ -297,9 +297,10 @@ func (f *faults) cleanUp(round string) {
 	}
 }
 
-// dataLeft lists what is under the data root that belongs to no container:
+// dataLeft lists what is under the roots that belongs to no container:
 // container directories and trash, names, volumes and their trash, the
-// layers' snapshots and mount points.
+// layers' snapshots and mount points, bundles, sockets and the runtime's
+// state.
 func (f *faults) dataLeft() []string {
 	var out []string
 	list := func(dir string, keep ...string) {
@@ -308,6 +309,13 @@ func (f *faults) dataLeft() []string {
 			if !contains(keep, e.Name()) {
 				out = append(out, filepath.Join(dir, e.Name()))
 			}
+		}
+	}
+	// The exec root too: bundles, sockets, the runtime's state.
+	for _, dir := range []string{"containers", "sock", "runtime/minibox"} {
+		ents, _ := os.ReadDir(filepath.Join(f.b.exec, dir))
+		for _, e := range ents {
+			out = append(out, filepath.Join("EXEC", dir, e.Name()))
 		}
 	}
 	list("containers")
