@@ -28,20 +28,20 @@ func TestTrashOfDeadProcessesIsSwept(t *testing.T) {
 func TestReleaseAll(t *testing.T) {
 	s, err := New(t.TempDir())
 	require.NoError(t, err)
-	for _, n := range []string{"a", "b", "c"} {
+	for _, n := range []string{"va", "vb", "vc"} {
 		_, err := s.Create(n, nil, false)
 		require.NoError(t, err)
 	}
-	require.NoError(t, s.Use("a", "ctr1"))
-	require.NoError(t, s.Use("c", "ctr1"))
-	require.NoError(t, s.Use("c", "ctr2"))
+	require.NoError(t, s.Use("va", "ctr1"))
+	require.NoError(t, s.Use("vc", "ctr1"))
+	require.NoError(t, s.Use("vc", "ctr2"))
 	got, err := s.ReleaseAll("ctr1")
 	require.NoError(t, err)
-	assert.Equal(t, []string{"a", "c"}, got)
-	users, err := s.Users("c")
+	assert.Equal(t, []string{"va", "vc"}, got)
+	users, err := s.Users("vc")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"ctr2"}, users)
-	users, err = s.Users("a")
+	users, err = s.Users("va")
 	require.NoError(t, err)
 	assert.Empty(t, users)
 }
