@@ -312,6 +312,9 @@ func (e *Engine) killAndWait(in *Info) {
 // mount, the network. Each step is harmless when there is nothing to undo.
 func (e *Engine) teardown(c *Container) error {
 	var errs []error
+	if err := e.waitRuntimeIdle(c.ID); err != nil {
+		errs = append(errs, err)
+	}
 	if rt, err := e.loadRuntime(c.ID); err == nil {
 		r := e.runtimeFor(c.ID, rt)
 		if _, err := r.state(c.ID); err == nil {

@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -306,3 +308,57 @@ type StorageError struct {
 
 func (s *StorageError) Error() string { return s.Message + " (" + s.Err.Error() + ")" }
 func (s *StorageError) Unwrap() error { return s.Err }
+
+// waitRuntimeIdle waits until no runtime create, start or delete of the
+// container runs. A monitor killed during one leaves it running, orphaned;
+// a teardown that went ahead would find no container yet, and the create
+// would then finish one that nobody removes. The runtime's command lines
+// are ours (runtimeFor): --root under our exec root, the command, the ID.
+func (e *Engine) waitRuntimeIdle(id string) error {
+	rootPrefix := filepath.Join(e.opts.ExecRoot, "runtime") + "/"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		busy := 0
+		procs, _ := os.ReadDir("/proc")
+		for _, p := range procs {
+			pid, err := strconv.Atoi(p.Name())
+			if err != nil || pid == os.Getpid() {
+				continue
+			}
+			data, err := os.ReadFile("/proc/" + p.Name() + "/cmdline")
+			if err != nil || !strings.Contains(string(data), id) {
+				continue
+			}
+			if lifecycleCommand(strings.Split(string(data), "\x00"), rootPrefix, id) {
+				if _, ok := startTime(pid); ok {
+					busy = pid
+					break
+				}
+			}
+		}
+		if busy == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("container %s: the OCI runtime (PID %d) still works on it", short(id), busy)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// lifecycleCommand says whether argv is `RUNTIME ... --root ROOT ...
+// create|start|delete ... ID` with ROOT under rootPrefix.
+func lifecycleCommand(argv []string, rootPrefix, id string) bool {
+	root, cmd := false, false
+	for i, a := range argv {
+		switch {
+		case a == "--root" && i+1 < len(argv) && strings.HasPrefix(argv[i+1], rootPrefix):
+			root = true
+		case a == "create" || a == "start" || a == "delete":
+			cmd = true
+		case a == id:
+			return root && cmd
+		}
+	}
+	return false
+}

@@ -8,11 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -326,15 +324,10 @@ func (m *monitor) launch() (int, uint64, error) {
 		go func() { defer m.out.Done(); m.hub.copy(frameStderr, "stderr", errR); errR.Close() }()
 	}
 	cmd.Args = append(cmd.Args, append(args, m.id)...)
-	// Should we die during the create, the runtime dies with us (the
-	// parent-death signal) rather than finish a container that nobody
-	// waits for while another CLI tears it down. The signal follows the
-	// thread that forked: keep this goroutine on it until the create ends.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	runtime.LockOSThread()
-	err = cmd.Run()
-	runtime.UnlockOSThread()
-	if err := m.rt.explain("create", err, ""); err != nil {
+	// Should we die during the create, the runtime finishes it (killed
+	// halfway, it could leave an init that no cgroup holds); whoever tears
+	// the container down waits for it first (waitRuntimeIdle).
+	if err := m.rt.explain("create", cmd.Run(), ""); err != nil {
 		m.closeChild(child)
 		child = nil
 		return 0, 0, err
