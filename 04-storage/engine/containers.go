@@ -281,7 +281,9 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 // waitInitGone waits for the last recorded init to leave the process table
 // (observe hides the PID of a dead one; the state file keeps it).
 func (e *Engine) waitInitGone(id string) {
-	if raw, err := e.loadState(id); err == nil {
+	// A live init (one left created by a monitor killed before the start)
+	// will not go by itself: the teardown kills it.
+	if raw, err := e.loadState(id); err == nil && !alive(raw.Pid, raw.PidStart) {
 		waitGone(raw.Pid, raw.PidStart, 10*time.Second)
 	}
 }
