@@ -71,8 +71,10 @@ func (e *Engine) Create(req CreateRequest) (_ *Container, err error) {
 			return
 		}
 		err = storageErr(e.opts.DataRoot, err)
-		if stored {
-			e.opts.Storage.Remove(c, true)
+		if stored && e.opts.Storage.Remove(c, true) != nil {
+			// Left for a sweep, which retries from the config (ours is
+			// the lock it finds free once we return).
+			return
 		}
 		if named {
 			e.releaseName(c.Name, id)
