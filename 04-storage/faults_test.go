@@ -319,7 +319,7 @@ func (f *faults) dataLeft() []string {
 		}
 	}
 	list("containers")
-	list("names", ".lock")
+	list("names")
 	list("volumes", "lock")
 	list("storage/mnt")
 	list("storage/overlay")

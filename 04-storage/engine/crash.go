@@ -26,7 +26,7 @@ import (
 //   - A directory of either kind whose lock nobody holds was left by a dead
 //     process (the kernel drops a flock when its holder dies): sweep removes
 //     it, and for .creating-ID also what the storage made for it.
-//   - names/.lock serialises every claim and release of a name and the
+//   - DATA/names.lock serialises every claim and release of a name and the
 //     sweep, so that two CLIs never both take a stale name, and no sweep
 //     sees a .creating-ID made but not yet locked.
 
@@ -78,10 +78,10 @@ func flockFile(path string, create, nonblock bool) (f *os.File, ok bool, err err
 	return f, true, nil
 }
 
-// namesLock takes names/.lock (a name cannot start with a dot, so it is
-// no container's name).
+// namesLock takes DATA/names.lock (beside the names: their directory
+// holds names only).
 func (e *Engine) namesLock() (func(), error) {
-	f, _, err := flockFile(filepath.Join(e.opts.DataRoot, "names", ".lock"), true, false)
+	f, _, err := flockFile(filepath.Join(e.opts.DataRoot, "names.lock"), true, false)
 	if err != nil {
 		return nil, storageErr(e.opts.DataRoot, fmt.Errorf("lock the names: %w", err))
 	}

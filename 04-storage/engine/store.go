@@ -123,7 +123,7 @@ func (c *ConflictError) Error() string {
 // reserveName claims name for id: names/NAME is created with O_EXCL, which
 // the kernel makes atomic, so of two CLIs that want one name, one wins. A
 // file left by a container removed halfway (its config is gone, and no live
-// creator is making it) is stale. Claims and releases hold names/.lock, so
+// creator is making it) is stale. Claims and releases hold DATA/names.lock, so
 // that two CLIs that both find a name stale cannot both remove it and each
 // take it (the second would remove the first one's new claim).
 func (e *Engine) reserveName(name, id string) error {
