@@ -93,7 +93,8 @@ func (c *CLI) Engine() (*engine.Engine, error) {
 	}
 	e, err := c.wire(c.Globals)
 	if err != nil {
-		return nil, err
+		// A read-only or full data root is said in words, with the remedy.
+		return nil, engine.ExplainStorage(c.Globals.DataRoot, err)
 	}
 	c.eng = e
 	return e, nil

@@ -545,6 +545,20 @@ func (s *Storage) Remove(c *engine.Container, withVolumes bool) error {
 			}
 		}
 	}
+	// A container whose creator was killed inside Create may use volumes
+	// that c.Mounts does not list yet; its anonymous ones go with it.
+	released, err := s.Volumes.ReleaseAll(c.ID)
+	if err != nil {
+		return err
+	}
+	for _, name := range released {
+		if v, err := s.Volumes.Inspect(name); err == nil && withVolumes && v.Anonymous {
+			err := s.Volumes.Remove(name, true)
+			if err != nil && !errors.Is(err, volumes.ErrInUse) {
+				return err
+			}
+		}
+	}
 	if s.Images != nil && c.Image != "" {
 		if d, err := digest.Parse(c.Image); err == nil {
 			return s.Images.Release(d, c.ID)

@@ -31,7 +31,10 @@ type Storage interface {
 	// Unmount undoes Mount; it is not an error when nothing is mounted.
 	Unmount(c *Container) error
 	// Remove deletes the container's read-write layer and, when volumes is
-	// true, its anonymous volumes (never named ones).
+	// true, its anonymous volumes (never named ones). It must also undo a
+	// Create that was killed halfway, for which c holds only what the
+	// engine wrote ahead (c.Mounts may be empty): the engine's sweep calls
+	// it for the containers of dead creators. Removing twice is no error.
 	Remove(c *Container, volumes bool) error
 }
 

@@ -37,7 +37,10 @@ type Info struct {
 func CgroupPath(id string) string { return cgroups.Prefix + "/" + id }
 
 // Create makes a container: its ID and name, its read-write layer and
-// mounts, its spec and config. Bad input leaves nothing behind.
+// mounts, its spec and config. Bad input leaves nothing behind, and so does
+// a creator killed halfway: the container is built in .creating-ID, under
+// its lock, and renamed to ID when it is whole (see crash.go); the next
+// command sweeps what a dead creator left.
 func (e *Engine) Create(req CreateRequest) (_ *Container, err error) {
 	if req.Name != "" && !validName.MatchString(req.Name) {
 		return nil, fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", req.Name)
@@ -56,26 +59,38 @@ func (e *Engine) Create(req CreateRequest) (_ *Container, err error) {
 		Config: req.Config, HostConfig: req.HostConfig,
 	}
 	c.HostConfig.Runtime = rt.Name
-	if err := os.MkdirAll(e.dataDir(id), 0o710); err != nil {
-		return nil, fmt.Errorf("create container: %w", err)
+	l, err := e.beginCreate(id)
+	if err != nil {
+		return nil, err
 	}
-	named := false
+	defer l.unlock()
+	dir := e.creatingDir(id)
+	named, stored := false, false
 	defer func() {
-		if err != nil {
-			os.RemoveAll(e.dataDir(id))
-			os.RemoveAll(e.execDir(id))
-			if named {
-				e.releaseName(c.Name, id)
-			}
+		if err == nil {
+			return
 		}
+		err = storageErr(e.opts.DataRoot, err)
+		if stored && e.opts.Storage.Remove(c, true) != nil {
+			// Left for a sweep, which retries from the config (ours is
+			// the lock it finds free once we return).
+			return
+		}
+		if named {
+			e.releaseName(c.Name, id)
+		}
+		os.RemoveAll(e.execDir(id))
+		os.RemoveAll(dir)
 	}()
-	if err := writeJSON(filepath.Join(e.dataDir(id), "runtime.json"), rt); err != nil {
+	// The config is written ahead, before the storage makes anything: a
+	// sweep learns from it what to undo.
+	if err := writeJSON(filepath.Join(dir, "runtime.json"), rt); err != nil {
 		return nil, err
 	}
-	if err := e.saveState(id, State{Status: "created"}); err != nil {
+	if err := writeJSON(filepath.Join(dir, "state.json"), State{Status: "created"}); err != nil {
 		return nil, err
 	}
-	if err := e.saveConfig(c); err != nil {
+	if err := writeJSON(filepath.Join(dir, "config.json"), c); err != nil {
 		return nil, err
 	}
 	if c.Name != "" {
@@ -94,11 +109,16 @@ func (e *Engine) Create(req CreateRequest) (_ *Container, err error) {
 				return nil, err
 			}
 		}
+		if err := writeJSON(filepath.Join(dir, "config.json"), c); err != nil {
+			named = true
+			return nil, err
+		}
 	}
 	named = true
 	if err := e.opts.Storage.Create(c, img); err != nil {
 		return nil, err
 	}
+	stored = true
 	root, _, err := e.opts.Storage.Mount(c)
 	if err == nil {
 		c.Spec, err = req.Spec(c, img, root)
@@ -107,12 +127,18 @@ func (e *Engine) Create(req CreateRequest) (_ *Container, err error) {
 		}
 	}
 	if err != nil {
-		e.opts.Storage.Remove(c, true)
 		return nil, err
 	}
-	if err := e.saveConfig(c); err != nil {
-		e.opts.Storage.Remove(c, true)
+	if err := writeJSON(filepath.Join(dir, "spec.json"), c.Spec); err != nil {
 		return nil, err
+	}
+	if err := writeJSON(filepath.Join(dir, "config.json"), c); err != nil {
+		return nil, err
+	}
+	// Whole: visible at once. The lock file moves with the directory, so
+	// we hold the container's lock until we return.
+	if err := os.Rename(dir, e.dataDir(id)); err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
 	}
 	return c, nil
 }
@@ -136,7 +162,7 @@ func (e *Engine) info(id string) (*Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Info{Container: c, State: observe(st)}, nil
+	return &Info{Container: c, State: e.observeStarting(id, observe(st))}, nil
 }
 
 // observe corrects a recorded state by what the kernel says. A running
@@ -154,6 +180,28 @@ func observe(st State) State {
 	st.ExitCode, st.Pid = 255, 0
 	if st.FinishedAt.IsZero() {
 		st.FinishedAt = time.Now().UTC()
+	}
+	return st
+}
+
+// observeStarting corrects a state that a monitor recorded between the
+// runtime's create and start: "created" with the init's PID. While the
+// monitor lives it is starting the container; when it died there, only the
+// runtime knows whether its start went through.
+func (e *Engine) observeStarting(id string, st State) State {
+	if st.Status != "created" || st.Pid == 0 || alive(st.MonitorPid, st.MonitorStart) {
+		return st
+	}
+	if !alive(st.Pid, st.PidStart) {
+		st.Pid = 0
+		return st
+	}
+	rt, err := e.loadRuntime(id)
+	if err != nil {
+		return st
+	}
+	if rs, err := e.runtimeFor(id, rt).state(id); err == nil && rs.Status == "running" {
+		st.Status, st.Running = "running", true
 	}
 	return st
 }
@@ -199,16 +247,27 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 	if err != nil {
 		return err
 	}
-	in, err := e.info(id)
-	if err != nil {
-		l.unlock()
-		return err
-	}
-	if in.State.Running && !force {
-		l.unlock()
-		return &RunningError{in.Name}
-	}
-	if in.State.Running || alive(in.State.MonitorPid, in.State.MonitorStart) {
+	// The state is read again after every wait without the lock: another
+	// CLI may have started the container meanwhile.
+	for attempt := 0; ; attempt++ {
+		in, err := e.info(id)
+		if err != nil {
+			l.unlock()
+			return err
+		}
+		if in.State.Running && !force {
+			l.unlock()
+			return &RunningError{in.Name}
+		}
+		if !in.State.Running && !alive(in.State.MonitorPid, in.State.MonitorStart) {
+			defer l.unlock()
+			e.waitInitGone(id)
+			return e.destroy(in.Container, volumes)
+		}
+		if attempt == 5 {
+			l.unlock()
+			return fmt.Errorf("cannot remove container %s: it was started again while it was being removed", in.Name)
+		}
 		// The monitor needs the lock to record the exit: let it have it.
 		l.unlock()
 		e.killAndWait(in)
@@ -219,15 +278,14 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 			return err
 		}
 	}
-	defer l.unlock()
-	e.waitInitGone(id)
-	return e.destroy(in.Container, volumes)
 }
 
 // waitInitGone waits for the last recorded init to leave the process table
 // (observe hides the PID of a dead one; the state file keeps it).
 func (e *Engine) waitInitGone(id string) {
-	if raw, err := e.loadState(id); err == nil {
+	// A live init (one left created by a monitor killed before the start)
+	// will not go by itself: the teardown kills it.
+	if raw, err := e.loadState(id); err == nil && !alive(raw.Pid, raw.PidStart) {
 		waitGone(raw.Pid, raw.PidStart, 10*time.Second)
 	}
 }
@@ -258,6 +316,9 @@ func (e *Engine) killAndWait(in *Info) {
 // mount, the network. Each step is harmless when there is nothing to undo.
 func (e *Engine) teardown(c *Container) error {
 	var errs []error
+	if err := e.waitRuntimeIdle(c.ID); err != nil {
+		errs = append(errs, err)
+	}
 	if rt, err := e.loadRuntime(c.ID); err == nil {
 		r := e.runtimeFor(c.ID, rt)
 		if _, err := r.state(c.ID); err == nil {
@@ -271,13 +332,18 @@ func (e *Engine) teardown(c *Container) error {
 		}
 	}
 	if mgr, err := cgroups.New(cgroups.DefaultRoot, CgroupPath(c.ID)); err == nil {
+		destroyed := false
 		for _, d := range mgr.Dirs() {
 			if _, err := os.Stat(d); err == nil {
 				if err := mgr.Destroy(); err != nil {
 					errs = append(errs, fmt.Errorf("remove the cgroup: %w", err))
 				}
+				destroyed = true
 				break
 			}
+		}
+		if !destroyed {
+			removeEmptyPrefix(mgr.Dirs())
 		}
 	}
 	// runc deletes the container's cgroup but not the /minibox level it
@@ -300,6 +366,15 @@ func (e *Engine) teardown(c *Container) error {
 // lock. The data directory goes last but one (renamed away first, so that
 // a half-removed container is never listed), the name last.
 func (e *Engine) destroy(c *Container, volumes bool) error {
+	// Written ahead: a container whose removal stops halfway (its remover
+	// killed, a failed unmount) is Dead, as in Docker, and cannot start; rm
+	// removes it.
+	if st, err := e.loadState(c.ID); err == nil && !st.Dead {
+		st.Status, st.Dead, st.Running, st.Restarting = "dead", true, false, false
+		if err := e.saveState(c.ID, st); err != nil {
+			return storageErr(e.opts.DataRoot, fmt.Errorf("remove container %s: %w", short(c.ID), err))
+		}
+	}
 	if err := e.teardown(c); err != nil {
 		return fmt.Errorf("remove container %s: %w", short(c.ID), err)
 	}
@@ -311,15 +386,16 @@ func (e *Engine) destroy(c *Container, volumes bool) error {
 	if err := os.RemoveAll(e.execDir(c.ID)); err != nil {
 		return fmt.Errorf("remove container %s: %w", short(c.ID), err)
 	}
-	trash := filepath.Join(e.opts.DataRoot, "containers", ".removing-"+c.ID)
+	// The lock file moves with the directory: we still hold it, and a
+	// sweep leaves the trash to us (crash.go).
+	trash := e.removingDir(c.ID)
 	if err := os.Rename(e.dataDir(c.ID), trash); err != nil {
 		return fmt.Errorf("remove container %s: %w", short(c.ID), err)
 	}
-	if err := os.RemoveAll(trash); err != nil {
+	if err := removeTrash(trash); err != nil {
 		return fmt.Errorf("remove container %s: %w", short(c.ID), err)
 	}
-	e.releaseName(c.Name, c.ID)
-	return nil
+	return e.releaseName(c.Name, c.ID)
 }
 
 // Rename gives a container a new name.
@@ -352,8 +428,7 @@ func (e *Engine) Rename(ref, name string) error {
 		e.releaseName(name, id)
 		return err
 	}
-	e.releaseName(old, id)
-	return nil
+	return e.releaseName(old, id)
 }
 
 // Prune removes every container that is not running and returns their IDs.

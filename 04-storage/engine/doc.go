@@ -16,6 +16,12 @@
 // is this same binary re-executed, detached, so it outlives the CLI: it is
 // the one process that waits for the container.
 //
+// Any process may be killed at any moment (crash.go): a container is built
+// in a directory of its own and renamed into place when whole, removed by a
+// rename away, and what a dead process left (its lock no longer held) is
+// swept by the next command. A data root that is read-only or full is
+// reported in words, with what to do.
+//
 // The layers above lesson 03 plug in through the interfaces of api.go:
 // Storage (lesson 04), Images (04, grown by 06) and Networks (05).
 package engine

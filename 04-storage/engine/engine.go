@@ -87,7 +87,15 @@ func New(o Options) (*Engine, error) {
 			return nil, fmt.Errorf("engine: make %s: %w", d, err)
 		}
 	}
-	return &Engine{opts: o}, nil
+	e := &Engine{opts: o}
+	// What a killed CLI left is swept by the next command (not by a
+	// monitor: it starts a container, and its CLI waits). A sweep that
+	// cannot finish now (a read-only data root) is retried by the next one,
+	// and the command itself reports what it cannot do.
+	if !IsMonitor() {
+		_ = e.Sweep()
+	}
+	return e, nil
 }
 
 // Options returns the engine's options (with the defaults filled in).

@@ -324,6 +324,9 @@ func (m *monitor) launch() (int, uint64, error) {
 		go func() { defer m.out.Done(); m.hub.copy(frameStderr, "stderr", errR); errR.Close() }()
 	}
 	cmd.Args = append(cmd.Args, append(args, m.id)...)
+	// Should we die during the create, the runtime finishes it (killed
+	// halfway, it could leave an init that no cgroup holds); whoever tears
+	// the container down waits for it first (waitRuntimeIdle).
 	if err := m.rt.explain("create", cmd.Run(), ""); err != nil {
 		m.closeChild(child)
 		child = nil
@@ -362,10 +365,39 @@ func (m *monitor) launch() (int, uint64, error) {
 	if !ok {
 		return 0, 0, fmt.Errorf("the container's init (%d) is gone", pid)
 	}
+	// Written ahead of the start: were we killed during it, the engine
+	// knows the init to ask the runtime about, and to kill (observeStarting).
+	if err := m.recordStarting(pid, start); err != nil {
+		return 0, 0, err
+	}
 	if err := m.rt.start(m.id); err != nil {
 		return 0, 0, err
 	}
 	return pid, start, nil
+}
+
+// recordStarting records the created init with our PID, under the
+// container's lock: the CLI's during the first start, our own later.
+func (m *monitor) recordStarting(pid int, start uint64) error {
+	self, _ := startTime(os.Getpid())
+	save := func() error {
+		st, err := m.e.loadState(m.id)
+		if err != nil {
+			return err
+		}
+		st.Status, st.Running, st.Pid, st.PidStart = "created", false, pid, start
+		st.MonitorPid, st.MonitorStart = os.Getpid(), self
+		return m.e.saveState(m.id, st)
+	}
+	if m.lock != nil && m.lock.f != nil {
+		return save()
+	}
+	l, err := m.e.lock(m.id)
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	return save()
 }
 
 func (m *monitor) closeChild(fs []*os.File) {

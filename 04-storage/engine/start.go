@@ -72,6 +72,9 @@ func (e *Engine) Start(ref string, attach *os.File) error {
 	if in.State.Running {
 		return nil
 	}
+	if in.State.Dead {
+		return fmt.Errorf("container %s is marked for removal and cannot be started", in.Name)
+	}
 	if alive(in.State.MonitorPid, in.State.MonitorStart) {
 		return fmt.Errorf("container %s is still being stopped; try again", in.Name)
 	}

@@ -122,8 +122,16 @@ func (c *ConflictError) Error() string {
 
 // reserveName claims name for id: names/NAME is created with O_EXCL, which
 // the kernel makes atomic, so of two CLIs that want one name, one wins. A
-// file left by a container removed halfway (its config is gone) is stale.
+// file left by a container removed halfway (its config is gone, and no live
+// creator is making it) is stale. Claims and releases hold DATA/names.lock, so
+// that two CLIs that both find a name stale cannot both remove it and each
+// take it (the second would remove the first one's new claim).
 func (e *Engine) reserveName(name, id string) error {
+	unlock, err := e.namesLock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	p := filepath.Join(e.opts.DataRoot, "names", name)
 	for range 3 {
 		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -134,30 +142,41 @@ func (e *Engine) reserveName(name, id string) error {
 			}
 			if err != nil {
 				os.Remove(p)
-				return fmt.Errorf("reserve the name %s: %w", name, err)
+				return storageErr(e.opts.DataRoot, fmt.Errorf("reserve the name %s: %w", name, err))
 			}
 			return nil
 		}
 		if !errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("reserve the name %s: %w", name, err)
+			return storageErr(e.opts.DataRoot, fmt.Errorf("reserve the name %s: %w", name, err))
 		}
 		owner, rerr := os.ReadFile(p)
-		if rerr != nil || len(owner) == 0 {
+		if rerr != nil {
 			return &ConflictError{name, "?"}
 		}
-		if _, err := os.Stat(filepath.Join(e.dataDir(string(owner)), "config.json")); err == nil {
+		if e.ownerLive(string(owner)) {
 			return &ConflictError{name, string(owner)}
 		}
-		os.Remove(p) // stale: its container is gone
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) { // stale: its container is gone
+			return storageErr(e.opts.DataRoot, fmt.Errorf("reserve the name %s: %w", name, err))
+		}
 	}
 	return &ConflictError{name, "?"}
 }
 
-func (e *Engine) releaseName(name, id string) {
+// releaseName gives up id's claim on name (another's claim stays).
+func (e *Engine) releaseName(name, id string) error {
+	unlock, err := e.namesLock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	p := filepath.Join(e.opts.DataRoot, "names", name)
 	if owner, err := os.ReadFile(p); err == nil && string(owner) == id {
-		os.Remove(p)
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("release the name %s: %w", name, err)
+		}
 	}
+	return nil
 }
 
 // IDs lists the containers' IDs.

@@ -81,7 +81,24 @@ func (s *Store) lock() (func(), error) {
 		f.Close()
 		return nil, fmt.Errorf("volumes: lock: %w", err)
 	}
+	// Every .new- and .removed- directory is made and removed under this
+	// lock: one found by its holder was left by a process that died.
+	sweepTrash(s.Root)
 	return func() { f.Close() }, nil
+}
+
+// sweepTrash removes the work directories of dead processes; one it cannot
+// remove now stays for the next holder of the lock.
+func sweepTrash(root string) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if n := e.Name(); strings.HasPrefix(n, ".new-") || strings.HasPrefix(n, ".removed-") {
+			_ = os.RemoveAll(filepath.Join(root, n))
+		}
+	}
 }
 
 func (s *Store) dir(name string) string { return filepath.Join(s.Root, name) }
@@ -303,6 +320,32 @@ func (s *Store) Release(name, id string) error {
 		return fmt.Errorf("volume %s: %w", name, err)
 	}
 	return nil
+}
+
+// ReleaseAll drops container id's use of every volume and returns the
+// names of the volumes it used: a container whose creator died before it
+// recorded its mounts is released all the same.
+func (s *Store) ReleaseAll(id string) ([]string, error) {
+	if strings.ContainsAny(id, "/\x00") || id == "" || id == "." || id == ".." {
+		return nil, nil
+	}
+	ents, err := os.ReadDir(s.Root)
+	if err != nil {
+		return nil, fmt.Errorf("volumes: %w", err)
+	}
+	var names []string
+	for _, e := range ents {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		err := os.Remove(filepath.Join(s.dir(e.Name()), "users", id))
+		if err == nil {
+			names = append(names, e.Name())
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return names, fmt.Errorf("volume %s: %w", e.Name(), err)
+		}
+	}
+	return names, nil
 }
 
 // Users returns the IDs of the containers that use the volume, sorted.
