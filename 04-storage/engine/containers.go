@@ -332,18 +332,13 @@ func (e *Engine) teardown(c *Container) error {
 		}
 	}
 	if mgr, err := cgroups.New(cgroups.DefaultRoot, CgroupPath(c.ID)); err == nil {
-		destroyed := false
 		for _, d := range mgr.Dirs() {
 			if _, err := os.Stat(d); err == nil {
 				if err := mgr.Destroy(); err != nil {
 					errs = append(errs, fmt.Errorf("remove the cgroup: %w", err))
 				}
-				destroyed = true
 				break
 			}
-		}
-		if !destroyed {
-			removeEmptyPrefix(mgr.Dirs())
 		}
 	}
 	// runc deletes the container's cgroup but not the /minibox level it

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"minibox/02-cgroups/cgroups"
 )
 
 // Any CLI may be killed (kill -9, a crash, a power cut) at any moment, and
@@ -363,17 +361,4 @@ func lifecycleCommand(argv []string, rootPrefix, id string) bool {
 		}
 	}
 	return false
-}
-
-// removeEmptyPrefix removes minibox's cgroup prefix above a container's
-// cgroup dirs where it is empty, as our own Destroy does: a runtime such as
-// runc removes the container's cgroup on delete but leaves its parent.
-// rmdir(2) of a cgroup that still has children fails (EBUSY), so another
-// container's prefix is never touched.
-func removeEmptyPrefix(dirs []string) {
-	for _, d := range dirs {
-		if parent := filepath.Dir(d); filepath.Base(parent) == strings.TrimPrefix(cgroups.Prefix, "/") {
-			_ = unix.Rmdir(parent) // busy or gone: nothing to do
-		}
-	}
 }
