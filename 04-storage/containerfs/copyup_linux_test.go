@@ -3,6 +3,7 @@ package containerfs
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -49,6 +50,9 @@ func TestVolumeCopyStaysInTheImage(t *testing.T) {
 			var names []string
 			for _, e := range ents {
 				names = append(names, e.Name())
+			}
+			if len(names) > 5 { // the host's /etc: show a few names, not all
+				names = append(names[:5], fmt.Sprintf("... (%d entries in all)", len(names)))
 			}
 			assert.Equal(t, []string{"only-in-the-image"}, names, "the volume holds the image's /etc, and nothing of the host's")
 		})
