@@ -329,10 +329,7 @@ func ParseVolumeSpec(s string) (VolumeSpec, error) {
 	}
 	return v, nil
 	// LAB 04.4 END
-	// LAB 04.4 STUB: lab.WarnOnce("04.4") // HOST:CTR[:ro] only: every source is a host path, nothing is checked
-	// LAB 04.4 STUB: src, rest, _ := strings.Cut(s, ":")
-	// LAB 04.4 STUB: dst, mode, _ := strings.Cut(rest, ":")
-	// LAB 04.4 STUB: return VolumeSpec{Source: src, Destination: dst, Bind: true, ReadOnly: mode == "ro"}, nil
+	// LAB 04.4 STUB: return VolumeSpec{}, lab.Todo("04.4")
 }
 
 // validMode reports whether every word of m is a -v mode word.
