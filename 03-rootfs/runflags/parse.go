@@ -257,6 +257,7 @@ func ParseVolumeSpec(s string) (VolumeSpec, error) {
 	if strings.ContainsRune(s, 0) {
 		return VolumeSpec{}, bad("it holds a NUL byte")
 	}
+	// LAB 04.4 BEGIN: Docker's -v rules: [SOURCE:]DEST[:MODE], a host path or a volume name, the mode words, the errors
 	var v VolumeSpec
 	var mode string
 	parts := strings.Split(s, ":")
@@ -327,6 +328,8 @@ func ParseVolumeSpec(s string) (VolumeSpec, error) {
 		return VolumeSpec{}, bad("a propagation is for a host directory, not for a volume")
 	}
 	return v, nil
+	// LAB 04.4 END
+	// LAB 04.4 STUB: return VolumeSpec{}, lab.Todo("04.4")
 }
 
 // validMode reports whether every word of m is a -v mode word.

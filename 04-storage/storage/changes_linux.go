@@ -37,11 +37,12 @@ func (c Change) String() string { return string(c.Kind) + " " + c.Path }
 // /etc when you add /etc/x); a whiteout is D. An opaque directory hides all
 // it had below: those entries are D unless upper has them again.
 func Changes(lowers []string, upper string) ([]Change, error) {
+	var out []Change
+	// LAB 04.3 BEGIN: A, C or D for every entry of upper, against what the lowers show; D for what an opaque directory hides
 	below, err := mergedView(lowers)
 	if err != nil {
 		return nil, err
 	}
-	var out []Change
 	err = walkLayer(upper, func(rel string, st *unix.Stat_t, opaque bool) error {
 		_, existed := below[rel]
 		switch {
@@ -63,6 +64,12 @@ func Changes(lowers []string, upper string) ([]Change, error) {
 		}
 		return nil
 	})
+	// LAB 04.3 END
+	// LAB 04.3 STUB: lab.WarnOnce("04.3") // everything in upper is new: no C for a copied-up file, no D for a whiteout
+	// LAB 04.3 STUB: err := walkLayer(upper, func(rel string, _ *unix.Stat_t, _ bool) error {
+	// LAB 04.3 STUB: 	out = append(out, Change{Added, "/" + rel})
+	// LAB 04.3 STUB: 	return nil
+	// LAB 04.3 STUB: })
 	if err != nil {
 		return nil, fmt.Errorf("changes of %s: %w", upper, err)
 	}

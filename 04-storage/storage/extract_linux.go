@@ -295,6 +295,7 @@ func (x *extractor) whiteout(parent, name string, opaque bool) error {
 		}
 		return removeChildren(pfd)
 	}
+	// LAB 04.1 BEGIN: a whiteout in overlay form: the opaque xattr on parent, or a 0/0 character device named name
 	pfd, err := x.root.mkdirAll(parent)
 	if err != nil {
 		return err
@@ -308,6 +309,9 @@ func (x *extractor) whiteout(parent, name string, opaque bool) error {
 	}
 	// The overlay whiteout: a character device with device number 0/0.
 	return wrap("mknod whiteout", unix.Mknodat(pfd, name, unix.S_IFCHR, 0))
+	// LAB 04.1 END
+	// LAB 04.1 STUB: lab.WarnOnce("04.1") // the whiteout is dropped: what the layer deletes shows through from below
+	// LAB 04.1 STUB: return nil
 }
 
 // removeChildren empties the directory open (O_PATH) as pfd.

@@ -59,6 +59,8 @@ func (o *Overlay) Options(id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	var opts string
+	// LAB 04.2 BEGIN: lowerdir (top layer first, by short link), upperdir and workdir, relative to the store's root
 	lowers := make([]string, 0, len(ds))
 	for i := len(ds) - 1; i >= 0; i-- { // overlayfs lists the top layer first
 		link, err := o.store.Link(ds[i])
@@ -74,8 +76,23 @@ func (o *Overlay) Options(id string) (string, error) {
 	// index=off, redirect_dir=off: a renamed lower directory is copied up
 	// whole instead of recorded as a redirect, so the upper directory stays
 	// a plain layer (and one lower may serve many mounts).
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work,index=off,redirect_dir=off",
+	opts = fmt.Sprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work,index=off,redirect_dir=off",
 		strings.Join(lowers, ":"), rel, rel)
+	// LAB 04.2 END
+	// LAB 04.2 STUB: lab.WarnOnce("04.2") // absolute paths, bottom layer first: fine for one layer, wrong for two, too long for 120
+	// LAB 04.2 STUB: var lowers []string
+	// LAB 04.2 STUB: for _, d := range ds {
+	// LAB 04.2 STUB: 	p, err := o.store.Path(d)
+	// LAB 04.2 STUB: 	if err != nil {
+	// LAB 04.2 STUB: 		return "", err
+	// LAB 04.2 STUB: 	}
+	// LAB 04.2 STUB: 	lowers = append(lowers, p)
+	// LAB 04.2 STUB: }
+	// LAB 04.2 STUB: if len(lowers) == 0 {
+	// LAB 04.2 STUB: 	lowers = []string{filepath.Join(o.store.Root, "empty")}
+	// LAB 04.2 STUB: }
+	// LAB 04.2 STUB: dir := filepath.Join(o.dir, id)
+	// LAB 04.2 STUB: opts = "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + dir + "/upper,workdir=" + dir + "/work"
 	if max := os.Getpagesize() - 1; len(opts) > max {
 		return "", fmt.Errorf("snapshot %s: overlay options of %d layers take %d bytes, mount(2) takes %d", id, len(ds), len(opts), max)
 	}
