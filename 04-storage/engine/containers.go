@@ -162,7 +162,17 @@ func (e *Engine) info(id string) (*Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Info{Container: c, State: e.observeStarting(id, observe(st))}, nil
+	seen := observe(st)
+	if st.Running && !seen.Running {
+		// Both processes gone, but the state was read before we looked:
+		// the monitor may have recorded the exit and ended in between.
+		// Now that it is gone, the file is final: read it once more.
+		if st, err = e.loadState(id); err != nil {
+			return nil, err
+		}
+		seen = observe(st)
+	}
+	return &Info{Container: c, State: e.observeStarting(id, seen)}, nil
 }
 
 // observe corrects a recorded state by what the kernel says. A running
