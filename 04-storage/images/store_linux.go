@@ -20,10 +20,11 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	specsgo "github.com/opencontainers/image-spec/specs-go"
 	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sys/unix"
 
 	"minibox/04-storage/engine"
 	"minibox/04-storage/storage"
+	"minibox/internal/atomicfile"
+	"minibox/internal/filelock"
 )
 
 // Store is the local image store, in the OCI image layout's terms, so that
@@ -58,16 +59,13 @@ func New(root string, layers *storage.Store) (*Store, error) {
 	return &Store{Root: abs, Layers: layers}, nil
 }
 
+// lock takes the image store's exclusive flock (internal/filelock).
 func (s *Store) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.Root, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	l, err := filelock.Exclusive(filepath.Join(s.Root, "lock"))
 	if err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("image store: %w", err)
-	}
-	return func() { f.Close() }, nil
+	return l.Unlock, nil
 }
 
 // layerUser is the image's name in the layer store's records of users.
@@ -83,7 +81,7 @@ func (s *Store) putBlob(v any) (digest.Digest, int64, error) {
 		return "", 0, err
 	}
 	d := digest.FromBytes(b)
-	if err := writeFileAtomic(s.blobPath(d), b); err != nil {
+	if err := atomicfile.WriteFile(s.blobPath(d), b, 0o600); err != nil {
 		return "", 0, fmt.Errorf("write blob %s: %w", d, err)
 	}
 	return d, int64(len(b)), nil
@@ -126,7 +124,7 @@ func (s *Store) writeIndex(idx imagespec.Index) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(s.Root, "index.json"), b)
+	return atomicfile.WriteFile(filepath.Join(s.Root, "index.json"), b, 0o600)
 }
 
 // entry is one image as the index and its blobs tell it.
@@ -646,26 +644,6 @@ func (s *Store) Remove(ref string, force bool) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// writeFileAtomic writes, syncs and renames into place.
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 var _ engine.Images = (*Store)(nil)

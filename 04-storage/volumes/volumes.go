@@ -23,9 +23,8 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"minibox/03-rootfs/runflags"
+	"minibox/internal/filelock"
 )
 
 // ErrNotFound is wrapped when no volume has the name.
@@ -72,16 +71,13 @@ func New(root string) (*Store, error) {
 	return &Store{Root: abs}, nil
 }
 
+// lock takes the volume store's exclusive flock (internal/filelock).
 func (s *Store) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.Root, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	l, err := filelock.Exclusive(filepath.Join(s.Root, "lock"))
 	if err != nil {
-		return nil, fmt.Errorf("volumes: lock: %w", err)
+		return nil, fmt.Errorf("volumes: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("volumes: lock: %w", err)
-	}
-	return func() { f.Close() }, nil
+	return l.Unlock, nil
 }
 
 func (s *Store) dir(name string) string { return filepath.Join(s.Root, name) }
