@@ -3,7 +3,6 @@ package commands
 import (
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -38,23 +37,7 @@ func (c *CLI) startCmd() *cobra.Command {
 				if err != nil {
 					return daemonErr(err, 1)
 				}
-				ours, theirs, err := socketPair()
-				if err != nil {
-					return cli.Fail(err)
-				}
-				conn, err := net.FileConn(ours)
-				ours.Close()
-				if err != nil {
-					theirs.Close()
-					return cli.Fail(err)
-				}
-				err = e.Start(in.ID, theirs)
-				theirs.Close()
-				if err != nil {
-					conn.Close()
-					return startFailed(e, in.Container, err)
-				}
-				return relay(cmd, e, in.ID, conn, interactive && in.Config.OpenStdin, in.Config.Tty)
+				return c.runAttached(cmd, e, in.Container, interactive && in.Config.OpenStdin, in.Config.Tty)
 			}
 			var failed []string
 			for _, ref := range args {
@@ -90,27 +73,23 @@ func timeoutFlag(cmd *cobra.Command) func() *int {
 }
 
 func (c *CLI) stopCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Stop one or more running containers (SIGTERM, then SIGKILL after a grace period)",
-		Args:  cobra.MinimumNArgs(1),
-	}
-	timeout := timeoutFlag(cmd)
-	cmd.RunE = c.withEngine(func(cmd *cobra.Command, e *engine.Engine, args []string) error {
-		return each(cmd, args, func(ref string) error { return e.Stop(ref, timeout()) })
-	})
-	return cmd
+	return c.timedCmd("stop [OPTIONS] CONTAINER [CONTAINER...]",
+		"Stop one or more running containers (SIGTERM, then SIGKILL after a grace period)",
+		(*engine.Engine).Stop)
 }
 
 func (c *CLI) restartCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Restart one or more containers",
-		Args:  cobra.MinimumNArgs(1),
-	}
+	return c.timedCmd("restart [OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers",
+		(*engine.Engine).Restart)
+}
+
+// timedCmd is a command over one or more containers with stop's grace
+// period (-t): stop and restart.
+func (c *CLI) timedCmd(use, short string, do func(e *engine.Engine, ref string, timeout *int) error) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short, Args: cobra.MinimumNArgs(1)}
 	timeout := timeoutFlag(cmd)
 	cmd.RunE = c.withEngine(func(cmd *cobra.Command, e *engine.Engine, args []string) error {
-		return each(cmd, args, func(ref string) error { return e.Restart(ref, timeout()) })
+		return each(cmd, args, func(ref string) error { return do(e, ref, timeout()) })
 	})
 	return cmd
 }
