@@ -540,16 +540,32 @@ func (s *Store) Tag(src, dst string) error {
 }
 
 // Use records that container cid was made from image id, so that Remove
-// refuses to delete it; Release drops the record.
+// refuses to delete it; Release drops the record. Both hold the store's
+// lock, as Remove does while it reads the records: so an image that Remove
+// is deleting cannot gain a user halfway, and Use of an image that is gone
+// fails with engine.ErrImageNotFound instead of recording a user of nothing.
 func (s *Store) Use(id digest.Digest, cid string) error {
 	if err := id.Validate(); err != nil || strings.ContainsAny(cid, "/\x00") || cid == "" || cid == "." || cid == ".." {
 		return fmt.Errorf("image %s: user %q: bad name", id, cid)
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := os.Stat(s.blobPath(id)); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: %s", engine.ErrImageNotFound, id)
+	} else if err != nil {
+		return fmt.Errorf("image %s: %w", id, err)
 	}
 	dir := filepath.Join(s.Root, "users", id.Encoded())
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("image %s: %w", id, err)
 	}
-	return os.WriteFile(filepath.Join(dir, cid), nil, 0o600)
+	if err := os.WriteFile(filepath.Join(dir, cid), nil, 0o600); err != nil {
+		return fmt.Errorf("image %s: %w", id, err)
+	}
+	return nil
 }
 
 // Release drops container cid's use of image id (none is fine).
@@ -557,9 +573,14 @@ func (s *Store) Release(id digest.Digest, cid string) error {
 	if id.Validate() != nil || strings.ContainsAny(cid, "/\x00") || cid == "" {
 		return nil
 	}
-	err := os.Remove(filepath.Join(s.Root, "users", id.Encoded(), cid))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	unlock, err := s.lock()
+	if err != nil {
 		return err
+	}
+	defer unlock()
+	err = os.Remove(filepath.Join(s.Root, "users", id.Encoded(), cid))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("image %s: %w", id, err)
 	}
 	return nil
 }
