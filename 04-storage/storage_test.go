@@ -123,6 +123,10 @@ func TestStorageDriverVfs(t *testing.T) {
 	assert.Equal(t, "vfs", b.ok("inspect", "-f", "{{.GraphDriver.Name}}", id))
 	waitFor(t, "the file", func() bool { return b.run("exec", id, "cat", "/f").Stdout == word+"\n" })
 	assert.Contains(t, strings.Split(b.ok("diff", id), "\n"), "A /f")
+	// ps -s on vfs: the RW size is that of the changed files (as Docker's
+	// vfs), not 0B; the virtual size is the whole copy (busybox: MBs).
+	b.ok("exec", id, "dd", "if=/dev/zero", "of=/big", "bs=1000", "count=100")
+	assert.Regexp(t, `^100kB \(virtual [0-9.]+MB\)$`, b.ok("ps", "-s", "--format", "{{.Size}}"))
 	b.ok("rm", "-f", id)
 	other := b.ok("run", "-d", "busybox", "sleep", "1000")
 	assert.Equal(t, "overlay", b.ok("inspect", "-f", "{{.GraphDriver.Name}}", other))
