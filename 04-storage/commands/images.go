@@ -105,7 +105,8 @@ func (c *CLI) importCmd() *cobra.Command {
 
 // imagesCmd is `docker images`.
 func (c *CLI) imagesCmd() *cobra.Command {
-	var quiet bool
+	var quiet, all bool
+	var filters []string
 	cmd := &cobra.Command{
 		Use:   "images [OPTIONS]",
 		Short: "List images",
@@ -115,9 +116,19 @@ func (c *CLI) imagesCmd() *cobra.Command {
 			if err != nil {
 				return daemonErr(err, 1)
 			}
-			list, err := st.List()
+			f, err := images.ParseFilter(filters)
+			if err != nil {
+				return cli.Fail(err)
+			}
+			every, err := st.List()
 			if err != nil {
 				return daemonErr(err, 1)
+			}
+			var list []images.Summary
+			for _, im := range every {
+				if f.Match(im) {
+					list = append(list, im)
+				}
 			}
 			out := cmd.OutOrStdout()
 			if quiet {
@@ -143,6 +154,11 @@ func (c *CLI) imagesCmd() *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
+	// Docker's -a adds the intermediate images of classic builds; minibox
+	// stores none (lesson 06 builds with a cache of its own), so -a lists
+	// the same images, dangling ones included, as without it.
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "show all images (default hides intermediate images)")
+	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "filter output: dangling=true|false, reference=PATTERN, label=KEY[=VALUE]")
 	return cmd
 }
 

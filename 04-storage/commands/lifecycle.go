@@ -3,12 +3,14 @@ package commands
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"minibox/01-namespaces/cli"
 	"minibox/04-storage/engine"
+	"minibox/04-storage/volumes"
 )
 
 // withEngine wraps a command's body: the engine is made after the flags.
@@ -219,24 +221,65 @@ func (c *CLI) containerCmd() *cobra.Command {
 	return cmd
 }
 
+// systemPrune is `docker system prune`, in Docker's order and words:
+// stopped containers, then (with --volumes) the anonymous volumes no
+// container uses, then the dangling images (with -a every image no
+// container uses); each list under its heading, then the space reclaimed.
+// The volumes and images of the containers it removes are free by then.
+func systemPrune(out io.Writer, e *engine.Engine, allImages, withVolumes bool) error {
+	section := func(title string, lines []string) {
+		if len(lines) > 0 {
+			fmt.Fprintln(out, title)
+			for _, l := range lines {
+				fmt.Fprintln(out, l)
+			}
+			fmt.Fprintln(out)
+		}
+	}
+	gone, err := e.Prune()
+	section("Deleted Containers:", gone)
+	if err != nil {
+		return daemonErr(err, 1)
+	}
+	var reclaimed int64
+	if withVolumes {
+		vs, err := volumeStore(e)
+		if err != nil {
+			return daemonErr(err, 1)
+		}
+		names, freed, err := vs.Prune(volumes.Filter{}, false)
+		section("Deleted Volumes:", names)
+		reclaimed += freed
+		if err != nil {
+			return daemonErr(err, 1)
+		}
+	}
+	if st, err := imageStore(e); err == nil {
+		lines, freed, err := st.Prune(allImages)
+		for i, l := range lines { // prune's lists are lowercase, as Docker's
+			k, v, _ := strings.Cut(l, ": ")
+			lines[i] = strings.ToLower(k) + ": " + v
+		}
+		section("Deleted Images:", lines)
+		reclaimed += freed
+		if err != nil {
+			return daemonErr(err, 1)
+		}
+	}
+	fmt.Fprintf(out, "Total reclaimed space: %s\n", humanSize(reclaimed))
+	return nil
+}
+
 func (c *CLI) systemCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "system", Short: "Manage minibox"}
 	var force, all, volumes bool
 	prune := &cobra.Command{
 		Use:   "prune [OPTIONS]",
-		Short: "Remove stopped containers (and, once lessons add them, unused networks, images and build cache)",
+		Short: "Remove stopped containers and dangling images (-a: all unused images; --volumes: anonymous volumes)",
 		Args:  cobra.NoArgs,
 		RunE: c.withEngine(func(cmd *cobra.Command, e *engine.Engine, args []string) error {
-			gone, err := e.Prune()
-			if len(gone) > 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "Deleted Containers:")
-				for _, id := range gone {
-					fmt.Fprintln(cmd.OutOrStdout(), id)
-				}
-				fmt.Fprintln(cmd.OutOrStdout())
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "Total reclaimed space: 0B")
-			return daemonErr(err, 1)
+			_ = force // no prompt: minibox never asks
+			return systemPrune(cmd.OutOrStdout(), e, all, volumes)
 		}),
 	}
 	prune.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")

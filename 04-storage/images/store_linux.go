@@ -259,6 +259,8 @@ type Summary struct {
 	RepoTags []string // familiar, "busybox:latest"; none for a dangling image
 	Created  time.Time
 	Size     int64 // the layers' tar bytes
+	Labels   map[string]string
+	InUse    bool // a container was made from it
 }
 
 // List returns every image, newest first (as `docker images` lists).
@@ -269,7 +271,7 @@ func (s *Store) List() ([]Summary, error) {
 	}
 	var out []Summary
 	for _, e := range es {
-		sum := Summary{ID: e.id, RepoTags: e.image().RepoTags}
+		sum := Summary{ID: e.id, RepoTags: e.image().RepoTags, Labels: e.config.Config.Labels, InUse: len(s.users(e.id)) > 0}
 		if e.config.Created != nil {
 			sum.Created = *e.config.Created
 		}
@@ -592,6 +594,33 @@ func (s *Store) users(id digest.Digest) []string {
 		out = append(out, e.Name())
 	}
 	return out
+}
+
+// Prune is `docker image prune`: it removes the dangling images (no tag)
+// that no container uses, and with all every image no container uses. It
+// returns Remove's lines and the bytes reclaimed, counted as the deleted
+// images' layer sizes (a layer another image still shares stays, so this
+// is an upper bound, as an image's SIZE is).
+func (s *Store) Prune(all bool) (lines []string, reclaimed int64, err error) {
+	list, err := s.List()
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, im := range list {
+		if im.InUse || (!all && len(im.RepoTags) > 0) {
+			continue
+		}
+		out, err := s.Remove(im.ID.String(), true)
+		if errors.Is(err, engine.ErrImageNotFound) || (err != nil && strings.HasPrefix(err.Error(), "conflict:")) {
+			continue // removed meanwhile, or a container took it meanwhile
+		}
+		lines = append(lines, out...)
+		if err != nil {
+			return lines, reclaimed, err
+		}
+		reclaimed += im.Size
+	}
+	return lines, reclaimed, nil
 }
 
 // Remove is `docker rmi`: a name that the image shares with other names is
