@@ -124,8 +124,59 @@ func TestStorageDriverVfs(t *testing.T) {
 	assert.Equal(t, "vfs", b.ok("inspect", "-f", "{{.GraphDriver.Name}}", id))
 	waitFor(t, "the file", func() bool { return b.run("exec", id, "cat", "/f").Stdout == word+"\n" })
 	assert.Contains(t, strings.Split(b.ok("diff", id), "\n"), "A /f")
+	// ps -s on vfs: the RW size is that of the changed files (as Docker's
+	// vfs), not 0B; the virtual size is the whole copy (busybox: MBs).
+	b.ok("exec", id, "dd", "if=/dev/zero", "of=/big", "bs=1000", "count=100")
+	assert.Regexp(t, `^100kB \(virtual [0-9.]+MB\)$`, b.ok("ps", "-s", "--format", "{{.Size}}"))
 	b.ok("rm", "-f", id)
 	other := b.ok("run", "-d", "busybox", "sleep", "1000")
 	assert.Equal(t, "overlay", b.ok("inspect", "-f", "{{.GraphDriver.Name}}", other))
 	b.ok("rm", "-f", other)
+}
+
+// images -f (Docker's dangling, reference and label filters) and -a, then
+// system prune: dangling images go by default, every unused image with -a,
+// and anonymous volumes with --volumes, each under Docker's heading.
+func TestImagesFilterAndSystemPrune(t *testing.T) {
+	b := newBox(t)
+	repoA, repoB := random("a"), random("b")
+	ctr := b.ok("run", "-d", "-v", "/data", "busybox", "sh", "-c", "echo x >/f")
+	require.Equal(t, "0", b.ok("wait", ctr))
+	vol := b.ok("inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", ctr)
+	require.Regexp(t, `^[0-9a-f]{64}$`, vol)
+	a := b.ok("commit", "-c", "LABEL team=blue", ctr, repoA+":v1")
+	first := b.ok("commit", ctr, repoB+":v1")
+	second := b.ok("commit", "-c", "LABEL team=red", ctr, repoB+":v1") // first is dangling now
+	require.NotEqual(t, first, second)
+
+	ids := func(args ...string) []string {
+		return strings.Fields(b.ok(append([]string{"images", "-q"}, args...)...))
+	}
+	assert.Equal(t, []string{first[7:19]}, ids("-f", "dangling=true"))
+	assert.NotContains(t, ids("-f", "dangling=false"), first[7:19])
+	assert.Equal(t, []string{a[7:19]}, ids("-f", "reference="+repoA))
+	assert.Equal(t, []string{second[7:19]}, ids("-f", "reference="+repoB[:3]+"*:v1", "-f", "label=team"))
+	assert.Equal(t, []string{a[7:19]}, ids("-f", "label=team=blue"))
+	assert.Empty(t, ids("-f", "reference=nothing*"))
+	assert.Len(t, ids("-a"), 5, "busybox, busybox-usr1, a, b and the dangling one")
+	r := b.run("images", "-f", "colour=red")
+	assert.NotEqual(t, 0, r.Code)
+	assert.Contains(t, r.Stderr, "invalid filter 'colour'")
+
+	// The container uses the images it was made from: only the dangling
+	// image goes, and the volume stays without --volumes.
+	b.ok("rm", ctr) // without -v: the anonymous volume stays
+	out := b.ok("system", "prune", "-f")
+	assert.Regexp(t, `^Deleted Images:\ndeleted: `+first+`\n\nTotal reclaimed space: [0-9.]+[kM]?B$`, out)
+	assert.Contains(t, strings.Fields(b.ok("volume", "ls", "-q")), vol)
+
+	out = b.ok("system", "prune", "-f", "-a", "--volumes")
+	assert.Contains(t, out, "Deleted Volumes:\n"+vol+"\n\n")
+	assert.Contains(t, out, "Deleted Images:\n")
+	for _, l := range []string{"untagged: busybox:latest", "untagged: " + repoA + ":v1", "deleted: " + a, "deleted: " + second} {
+		assert.Contains(t, strings.Split(out, "\n"), l)
+	}
+	assert.Regexp(t, `\nTotal reclaimed space: [0-9.]+[kM]B$`, out)
+	assert.Empty(t, ids("-a"))
+	assert.NotContains(t, strings.Fields(b.ok("volume", "ls", "-q")), vol)
 }

@@ -16,20 +16,6 @@ import (
 	"minibox/internal/testkit"
 )
 
-// listTree lists every name under dir, for "nothing changed here" checks.
-func listTree(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		out = append(out, p)
-		return nil
-	}))
-	return out
-}
-
 // bothResolvers runs f with openat2, and checks that without it (a kernel
 // before 5.6, or a seccomp profile that refuses the call) the resolver fails
 // closed: an error that says why, and nothing created.
@@ -46,7 +32,7 @@ func bothResolvers(t *testing.T, f func(t *testing.T)) {
 		defer func() { useOpenat2 = saved }()
 		root, host := t.TempDir(), t.TempDir()
 		require.NoError(t, os.Symlink(host, filepath.Join(root, "abs")))
-		before, hostBefore := listTree(t, root), listTree(t, host)
+		before, hostBefore := testkit.Tree(t, root), testkit.Tree(t, host)
 		rd, err := openRoot(root)
 		require.NoError(t, err)
 		defer rd.close()
@@ -58,8 +44,8 @@ func bothResolvers(t *testing.T, f func(t *testing.T)) {
 			require.ErrorIs(t, err, errNoOpenat2)
 			assert.Contains(t, err.Error(), "lacks openat2 (Linux 5.6+)")
 		}
-		assert.Equal(t, before, listTree(t, root), "nothing created")
-		assert.Equal(t, hostBefore, listTree(t, host), "nothing created through the link")
+		assert.Equal(t, before, testkit.Tree(t, root), "nothing created")
+		assert.Equal(t, hostBefore, testkit.Tree(t, host), "nothing created through the link")
 	})
 }
 
@@ -70,7 +56,7 @@ func TestOpenInRootStaysInside(t *testing.T) {
 	bothResolvers(t, func(t *testing.T) {
 		host := t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(host, "host-file"), []byte("host"), 0o644))
-		before := listTree(t, host)
+		before := testkit.Tree(t, host)
 		for _, tc := range []struct {
 			name, path string
 			create     leaf
@@ -109,7 +95,7 @@ func TestOpenInRootStaysInside(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, tc.file, fi.Mode().IsRegular(), "made as a file: %v", tc.file)
 				assert.Equal(t, !tc.file, fi.IsDir())
-				assert.Equal(t, before, listTree(t, host), "the host directory is untouched")
+				assert.Equal(t, before, testkit.Tree(t, host), "the host directory is untouched")
 			})
 		}
 	})

@@ -1,7 +1,6 @@
 package rootfs_test
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,20 +15,6 @@ import (
 
 	"minibox/internal/testkit"
 )
-
-// tree lists every name under dir, to see that nothing changed there.
-func tree(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		out = append(out, p)
-		return nil
-	}))
-	return out
-}
 
 // hostMounts lists the mount points of the test's own mount namespace (the
 // host's) that lie at or under dir.
@@ -61,7 +46,7 @@ func TestMountTargetSymlinkToHost(t *testing.T) {
 	require.NoError(t, os.WriteFile(srcFile, []byte(word), 0o644))
 	require.NoError(t, os.Symlink(host, filepath.Join(root, "evil-abs")))
 	require.NoError(t, os.Symlink(strings.Repeat("../", 16)+strings.TrimPrefix(host, "/"), filepath.Join(root, "evil-up")))
-	before := tree(t, host)
+	before := testkit.Tree(t, host)
 
 	spec := sh(root, `cat `+host+`/bound/word; echo; cat `+host+`/file; echo; ls `+host+`; cat /proc/self/mountinfo`)
 	spec.Mounts = append(spec.Mounts,
@@ -82,7 +67,7 @@ func TestMountTargetSymlinkToHost(t *testing.T) {
 	assert.Contains(t, points, host+"/bound")
 	assert.Contains(t, points, host+"/file")
 
-	assert.Equal(t, before, tree(t, host), "nothing was created in the host's directory")
+	assert.Equal(t, before, testkit.Tree(t, host), "nothing was created in the host's directory")
 	assert.Empty(t, hostMounts(t, host))
 	assert.DirExists(t, filepath.Join(root, host), "the targets were created inside the root")
 }
@@ -97,7 +82,7 @@ func TestMountTargetSwapRace(t *testing.T) {
 	root := testkit.RootfsCopy(t)
 	host := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(host, "host-file"), []byte("host"), 0o644))
-	before := tree(t, host)
+	before := testkit.Tree(t, host)
 	src := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(src, "word"), []byte("bound"), 0o644))
 
@@ -135,13 +120,13 @@ func TestMountTargetSwapRace(t *testing.T) {
 		if r := run(t, spec); r.startErr == nil && r.code == 0 {
 			succeeded++
 		}
-		require.Equal(t, before, tree(t, host), "container %d wrote into the host's directory", i)
+		require.Equal(t, before, testkit.Tree(t, host), "container %d wrote into the host's directory", i)
 	}
 	stop.Store(true)
 	wg.Wait()
 	t.Logf("%d of 20 containers ran, %d swaps", succeeded, swaps.Load())
 	assert.Positive(t, swaps.Load())
-	assert.Equal(t, before, tree(t, host))
+	assert.Equal(t, before, testkit.Tree(t, host))
 	assert.Empty(t, hostMounts(t, host))
 }
 

@@ -1,6 +1,8 @@
 package commands
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -8,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"minibox/04-storage/engine"
+	"minibox/04-storage/storage"
 )
 
 func TestHumanDuration(t *testing.T) {
@@ -97,4 +100,33 @@ func TestHumanSize(t *testing.T) {
 	assert.Equal(t, "999B", humanSize(999))
 	assert.Equal(t, "12.3kB", humanSize(12345))
 	assert.Equal(t, "4.26MB", humanSize(4260000))
+}
+
+func TestChangesSize(t *testing.T) {
+	root := t.TempDir()
+	write := func(p string, n int) {
+		require.NoError(t, os.WriteFile(filepath.Join(root, p), make([]byte, n), 0o644))
+	}
+	require.NoError(t, os.Mkdir(filepath.Join(root, "dir"), 0o755))
+	write("added", 100)
+	write("changed", 20)
+	write("dir/linked", 7)
+	require.NoError(t, os.Link(filepath.Join(root, "dir/linked"), filepath.Join(root, "hardlink")))
+	require.NoError(t, os.Symlink("added", filepath.Join(root, "symlink")))
+	for _, tc := range []struct {
+		name string
+		chs  []storage.Change
+		want int64
+	}{
+		{"none", nil, 0},
+		{"added and changed files", []storage.Change{{Kind: storage.Added, Path: "/added"}, {Kind: storage.Modified, Path: "/changed"}}, 120},
+		{"deleted counts nothing", []storage.Change{{Kind: storage.Deleted, Path: "/gone"}, {Kind: storage.Deleted, Path: "/added"}}, 0},
+		{"directories and symlinks count nothing", []storage.Change{{Kind: storage.Modified, Path: "/dir"}, {Kind: storage.Added, Path: "/symlink"}}, 0},
+		{"a hard-linked file once", []storage.Change{{Kind: storage.Added, Path: "/dir/linked"}, {Kind: storage.Added, Path: "/hardlink"}}, 7},
+		{"gone meanwhile", []storage.Change{{Kind: storage.Added, Path: "/missing"}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, changesSize(root, tc.chs))
+		})
+	}
 }

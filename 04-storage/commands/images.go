@@ -41,6 +41,21 @@ func layerStorage(e *engine.Engine) (containerStorage, error) {
 	return s, nil
 }
 
+// containerLayers is the preamble of diff, commit and export: the
+// engine's layer storage and the container ref names, with Docker's exit
+// status 1 on failure.
+func containerLayers(e *engine.Engine, ref string) (containerStorage, *engine.Info, error) {
+	ls, err := layerStorage(e)
+	if err != nil {
+		return nil, nil, daemonErr(err, 1)
+	}
+	in, err := e.Inspect(ref)
+	if err != nil {
+		return nil, nil, daemonErr(err, 1)
+	}
+	return ls, in, nil
+}
+
 func shortImageID(id string) string {
 	if len(id) > 7+12 {
 		return id[7 : 7+12] // past "sha256:"
@@ -90,7 +105,8 @@ func (c *CLI) importCmd() *cobra.Command {
 
 // imagesCmd is `docker images`.
 func (c *CLI) imagesCmd() *cobra.Command {
-	var quiet bool
+	var quiet, all bool
+	var filters []string
 	cmd := &cobra.Command{
 		Use:   "images [OPTIONS]",
 		Short: "List images",
@@ -100,9 +116,19 @@ func (c *CLI) imagesCmd() *cobra.Command {
 			if err != nil {
 				return daemonErr(err, 1)
 			}
-			list, err := st.List()
+			f, err := images.ParseFilter(filters)
+			if err != nil {
+				return cli.Fail(err)
+			}
+			every, err := st.List()
 			if err != nil {
 				return daemonErr(err, 1)
+			}
+			var list []images.Summary
+			for _, im := range every {
+				if f.Match(im) {
+					list = append(list, im)
+				}
 			}
 			out := cmd.OutOrStdout()
 			if quiet {
@@ -128,6 +154,11 @@ func (c *CLI) imagesCmd() *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
+	// Docker's -a adds the intermediate images of classic builds; minibox
+	// stores none (lesson 06 builds with a cache of its own), so -a lists
+	// the same images, dangling ones included, as without it.
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "show all images (default hides intermediate images)")
+	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "filter output: dangling=true|false, reference=PATTERN, label=KEY[=VALUE]")
 	return cmd
 }
 
@@ -198,13 +229,9 @@ func (c *CLI) diffCmd() *cobra.Command {
 		Short: "Inspect changes to files or directories on a container's filesystem",
 		Args:  cobra.ExactArgs(1),
 		RunE: c.withEngine(func(cmd *cobra.Command, e *engine.Engine, args []string) error {
-			ls, err := layerStorage(e)
+			ls, in, err := containerLayers(e, args[0])
 			if err != nil {
-				return daemonErr(err, 1)
-			}
-			in, err := e.Inspect(args[0])
-			if err != nil {
-				return daemonErr(err, 1)
+				return err
 			}
 			chs, err := ls.Changes(in.Container)
 			if err != nil {
@@ -228,13 +255,9 @@ func (c *CLI) commitCmd() *cobra.Command {
 		Short: "Create a new image from a container's changes",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: c.withEngine(func(cmd *cobra.Command, e *engine.Engine, args []string) error {
-			ls, err := layerStorage(e)
+			ls, in, err := containerLayers(e, args[0])
 			if err != nil {
-				return daemonErr(err, 1)
-			}
-			in, err := e.Inspect(args[0])
-			if err != nil {
-				return daemonErr(err, 1)
+				return err
 			}
 			parent, err := e.Options().Images.Resolve(in.Image)
 			if err != nil {
@@ -270,13 +293,9 @@ func (c *CLI) exportCmd() *cobra.Command {
 		Short: "Export a container's filesystem as a tar archive",
 		Args:  cobra.ExactArgs(1),
 		RunE: c.withEngine(func(cmd *cobra.Command, e *engine.Engine, args []string) error {
-			ls, err := layerStorage(e)
+			ls, in, err := containerLayers(e, args[0])
 			if err != nil {
-				return daemonErr(err, 1)
-			}
-			in, err := e.Inspect(args[0])
-			if err != nil {
-				return daemonErr(err, 1)
+				return err
 			}
 			w := cmd.OutOrStdout()
 			if output != "" {

@@ -3,13 +3,14 @@ package commands
 import (
 	"errors"
 	"fmt"
-	"net"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"minibox/01-namespaces/cli"
 	"minibox/04-storage/engine"
+	"minibox/04-storage/volumes"
 )
 
 // withEngine wraps a command's body: the engine is made after the flags.
@@ -38,23 +39,7 @@ func (c *CLI) startCmd() *cobra.Command {
 				if err != nil {
 					return daemonErr(err, 1)
 				}
-				ours, theirs, err := socketPair()
-				if err != nil {
-					return cli.Fail(err)
-				}
-				conn, err := net.FileConn(ours)
-				ours.Close()
-				if err != nil {
-					theirs.Close()
-					return cli.Fail(err)
-				}
-				err = e.Start(in.ID, theirs)
-				theirs.Close()
-				if err != nil {
-					conn.Close()
-					return startFailed(e, in.Container, err)
-				}
-				return relay(cmd, e, in.ID, conn, interactive && in.Config.OpenStdin, in.Config.Tty)
+				return c.runAttached(cmd, e, in.Container, interactive && in.Config.OpenStdin, in.Config.Tty)
 			}
 			var failed []string
 			for _, ref := range args {
@@ -90,27 +75,23 @@ func timeoutFlag(cmd *cobra.Command) func() *int {
 }
 
 func (c *CLI) stopCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Stop one or more running containers (SIGTERM, then SIGKILL after a grace period)",
-		Args:  cobra.MinimumNArgs(1),
-	}
-	timeout := timeoutFlag(cmd)
-	cmd.RunE = c.withEngine(func(cmd *cobra.Command, e *engine.Engine, args []string) error {
-		return each(cmd, args, func(ref string) error { return e.Stop(ref, timeout()) })
-	})
-	return cmd
+	return c.timedCmd("stop [OPTIONS] CONTAINER [CONTAINER...]",
+		"Stop one or more running containers (SIGTERM, then SIGKILL after a grace period)",
+		(*engine.Engine).Stop)
 }
 
 func (c *CLI) restartCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Restart one or more containers",
-		Args:  cobra.MinimumNArgs(1),
-	}
+	return c.timedCmd("restart [OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers",
+		(*engine.Engine).Restart)
+}
+
+// timedCmd is a command over one or more containers with stop's grace
+// period (-t): stop and restart.
+func (c *CLI) timedCmd(use, short string, do func(e *engine.Engine, ref string, timeout *int) error) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short, Args: cobra.MinimumNArgs(1)}
 	timeout := timeoutFlag(cmd)
 	cmd.RunE = c.withEngine(func(cmd *cobra.Command, e *engine.Engine, args []string) error {
-		return each(cmd, args, func(ref string) error { return e.Restart(ref, timeout()) })
+		return each(cmd, args, func(ref string) error { return do(e, ref, timeout()) })
 	})
 	return cmd
 }
@@ -240,24 +221,65 @@ func (c *CLI) containerCmd() *cobra.Command {
 	return cmd
 }
 
+// systemPrune is `docker system prune`, in Docker's order and words:
+// stopped containers, then (with --volumes) the anonymous volumes no
+// container uses, then the dangling images (with -a every image no
+// container uses); each list under its heading, then the space reclaimed.
+// The volumes and images of the containers it removes are free by then.
+func systemPrune(out io.Writer, e *engine.Engine, allImages, withVolumes bool) error {
+	section := func(title string, lines []string) {
+		if len(lines) > 0 {
+			fmt.Fprintln(out, title)
+			for _, l := range lines {
+				fmt.Fprintln(out, l)
+			}
+			fmt.Fprintln(out)
+		}
+	}
+	gone, err := e.Prune()
+	section("Deleted Containers:", gone)
+	if err != nil {
+		return daemonErr(err, 1)
+	}
+	var reclaimed int64
+	if withVolumes {
+		vs, err := volumeStore(e)
+		if err != nil {
+			return daemonErr(err, 1)
+		}
+		names, freed, err := vs.Prune(volumes.Filter{}, false)
+		section("Deleted Volumes:", names)
+		reclaimed += freed
+		if err != nil {
+			return daemonErr(err, 1)
+		}
+	}
+	if st, err := imageStore(e); err == nil {
+		lines, freed, err := st.Prune(allImages)
+		for i, l := range lines { // prune's lists are lowercase, as Docker's
+			k, v, _ := strings.Cut(l, ": ")
+			lines[i] = strings.ToLower(k) + ": " + v
+		}
+		section("Deleted Images:", lines)
+		reclaimed += freed
+		if err != nil {
+			return daemonErr(err, 1)
+		}
+	}
+	fmt.Fprintf(out, "Total reclaimed space: %s\n", humanSize(reclaimed))
+	return nil
+}
+
 func (c *CLI) systemCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "system", Short: "Manage minibox"}
 	var force, all, volumes bool
 	prune := &cobra.Command{
 		Use:   "prune [OPTIONS]",
-		Short: "Remove stopped containers (and, once lessons add them, unused networks, images and build cache)",
+		Short: "Remove stopped containers and dangling images (-a: all unused images; --volumes: anonymous volumes)",
 		Args:  cobra.NoArgs,
 		RunE: c.withEngine(func(cmd *cobra.Command, e *engine.Engine, args []string) error {
-			gone, err := e.Prune()
-			if len(gone) > 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "Deleted Containers:")
-				for _, id := range gone {
-					fmt.Fprintln(cmd.OutOrStdout(), id)
-				}
-				fmt.Fprintln(cmd.OutOrStdout())
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "Total reclaimed space: 0B")
-			return daemonErr(err, 1)
+			_ = force // no prompt: minibox never asks
+			return systemPrune(cmd.OutOrStdout(), e, all, volumes)
 		}),
 	}
 	prune.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"text/template"
 	"time"
@@ -18,6 +20,7 @@ import (
 
 	"minibox/01-namespaces/cli"
 	"minibox/04-storage/engine"
+	"minibox/04-storage/storage"
 )
 
 // HumanDuration is Docker's wording of a duration (go-units'
@@ -94,15 +97,57 @@ func (r psRow) RunningFor() string { return HumanDuration(r.now.Sub(r.in.Created
 // Label is {{.Label "key"}}.
 func (r psRow) Label(k string) string { return r.in.Config.Labels[k] }
 
-// diskSize is the size of the container's read-write layer (UpperDir) and,
-// as Docker's "virtual", that plus its image's layers (LowerDir).
-func diskSize(g engine.GraphDriver) string {
-	rw := dirSize(g.Data["UpperDir"])
-	virtual := rw
+// diskSize is `ps -s`: the size of the container's read-write layer and,
+// as Docker's "virtual", the size of all it sees. On overlay the RW layer
+// is UpperDir and virtual adds the image's layers (LowerDir). vfs has no
+// layer of its own, only a full copy (Dir): as Docker's vfs (its "naive"
+// diff driver), the RW size is that of the files changed or added
+// relative to the image (`docker diff`'s A and C lines), and virtual is
+// the size of the copy.
+func diskSize(in *engine.Info, ls containerStorage) string {
+	g := in.GraphDriver
+	var rw, virtual int64
+	if dir := g.Data["Dir"]; g.Name == "vfs" && dir != "" {
+		virtual = dirSize(dir)
+		if ls != nil {
+			if chs, err := ls.Changes(in.Container); err == nil {
+				rw = changesSize(dir, chs)
+			}
+		}
+		return fmt.Sprintf("%s (virtual %s)", humanSize(rw), humanSize(virtual))
+	}
+	rw = dirSize(g.Data["UpperDir"])
+	virtual = rw
 	for _, d := range strings.Split(g.Data["LowerDir"], ":") {
 		virtual += dirSize(d)
 	}
 	return fmt.Sprintf("%s (virtual %s)", humanSize(rw), humanSize(virtual))
+}
+
+// changesSize adds up the regular files that chs adds or changes under
+// root, each hard-linked file once (as Docker's archive.ChangesSize). The
+// paths are the container's own, found by walking root, and Lstat follows
+// no link at their end.
+func changesSize(root string, chs []storage.Change) int64 {
+	var n int64
+	seen := map[uint64]bool{}
+	for _, ch := range chs {
+		if ch.Kind != storage.Added && ch.Kind != storage.Modified {
+			continue
+		}
+		fi, err := os.Lstat(filepath.Join(root, ch.Path))
+		if err != nil || !fi.Mode().IsRegular() {
+			continue // gone meanwhile, or a directory, link or device
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+			if seen[st.Ino] {
+				continue
+			}
+			seen[st.Ino] = true
+		}
+		n += fi.Size()
+	}
+	return n
 }
 
 func dirSize(dir string) int64 {
@@ -277,7 +322,8 @@ func (c *CLI) psCmd() *cobra.Command {
 			if last > 0 && len(rows) > last {
 				rows = rows[:last]
 			}
-			return printPs(cmd.OutOrStdout(), rows, quiet, !noTrunc, size, format)
+			ls, _ := layerStorage(e) // nil: -s sizes a vfs container's changes as 0
+			return printPs(cmd.OutOrStdout(), rows, ls, quiet, !noTrunc, size, format)
 		}),
 	}
 	f := cmd.Flags()
@@ -301,7 +347,9 @@ func hasStatusFilter(fs []psFilter) bool {
 	return false
 }
 
-func printPs(w io.Writer, list []*engine.Info, quiet, trunc, size bool, format string) error {
+// printPs prints ps's table; ls (nil if the storage cannot diff) sizes a
+// vfs container's changes for -s.
+func printPs(w io.Writer, list []*engine.Info, ls containerStorage, quiet, trunc, size bool, format string) error {
 	now := time.Now()
 	if quiet {
 		for _, in := range list {
@@ -358,7 +406,7 @@ func printPs(w io.Writer, list []*engine.Info, quiet, trunc, size bool, format s
 	for _, in := range list {
 		row := newRow(in, trunc, now)
 		if size {
-			row.Size = diskSize(in.GraphDriver)
+			row.Size = diskSize(in, ls)
 		}
 		if err := tmpl.Execute(out, row); err != nil {
 			return cli.Fail(fmt.Errorf("template: %w", err))

@@ -282,6 +282,24 @@ func imageEnv(env, image []string, user map[string]bool) []string {
 	return env
 }
 
+// create is the first half of create and run: the request from the flags,
+// then the container, with Docker's exit statuses on failure.
+func (c *CLI) create(cmd *cobra.Command, f *createFlags, args []string, rm bool) (*engine.Engine, *engine.Container, error) {
+	req, err := f.request(args, rm)
+	if err != nil {
+		return nil, nil, cli.Fail(err)
+	}
+	e, err := c.Engine()
+	if err != nil {
+		return nil, nil, cli.Fail(err)
+	}
+	ctr, err := e.Create(req)
+	if err != nil {
+		return nil, nil, createErr(cmd, req.Config.Image, err)
+	}
+	return e, ctr, nil
+}
+
 func (c *CLI) createCmd() *cobra.Command {
 	var (
 		f  createFlags
@@ -291,17 +309,9 @@ func (c *CLI) createCmd() *cobra.Command {
 		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create a new container",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req, err := f.request(args, rm)
+			_, ctr, err := c.create(cmd, &f, args, rm)
 			if err != nil {
-				return cli.Fail(err)
-			}
-			e, err := c.Engine()
-			if err != nil {
-				return cli.Fail(err)
-			}
-			ctr, err := e.Create(req)
-			if err != nil {
-				return createErr(cmd, req.Config.Image, err)
+				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), ctr.ID)
 			return nil
@@ -323,17 +333,9 @@ func (c *CLI) runCmd() *cobra.Command {
   minibox run -it --rm busybox sh
   minibox run --rm -e GREETING=hi -w /tmp -u nobody busybox sh -c 'id; pwd; echo $GREETING'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req, err := f.request(args, rm)
+			e, ctr, err := c.create(cmd, &f, args, rm)
 			if err != nil {
-				return cli.Fail(err)
-			}
-			e, err := c.Engine()
-			if err != nil {
-				return cli.Fail(err)
-			}
-			ctr, err := e.Create(req)
-			if err != nil {
-				return createErr(cmd, req.Config.Image, err)
+				return err
 			}
 			if detach {
 				if err := e.Start(ctr.ID, nil); err != nil {
@@ -366,8 +368,8 @@ func startFailed(e *engine.Engine, ctr *engine.Container, err error) error {
 	return &cli.ExitStatus{Code: code, Err: fmt.Errorf("Error response from daemon: %s", message(err))}
 }
 
-// runAttached starts the container with this CLI as its first attach
-// client and relays until it ends: stdin (-i), stdout and stderr, signals
+// runAttached (run without -d, start -a) starts the container with this
+// CLI as its first attach client and relays until it ends: stdin (-i), stdout and stderr, signals
 // (Ctrl-C reaches the container), and with -t a raw terminal with resize
 // and Docker's Ctrl-P Ctrl-Q to detach.
 func (c *CLI) runAttached(cmd *cobra.Command, e *engine.Engine, ctr *engine.Container, interactive, tty bool) error {

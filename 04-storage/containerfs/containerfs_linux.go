@@ -304,12 +304,8 @@ func (s *Storage) Create(c *engine.Container, img *engine.Image) (err error) {
 				return err
 			}
 			undo = append(undo, func() { _ = s.Volumes.Release(v.Name, c.ID) })
-			if !p.nocopy {
-				if empty, err := isEmptyDir(v.Mountpoint); err != nil {
-					return err
-				} else if empty {
-					fill = append(fill, p)
-				}
+			if !p.nocopy && !s.Volumes.Populated(v.Name) {
+				fill = append(fill, p) // Populate decides, under the volume's lock
 			}
 		case p.mp.Type == "bind" && p.create:
 			made, err := mkdirAll(p.mp.Source)
@@ -355,17 +351,21 @@ func (s *Storage) copyUp(sn storage.Snapshotter, c *engine.Container, fill []*pl
 	for _, p := range fill {
 		// The path is resolved inside the root: a symlink in the image
 		// ("/data -> /etc") cannot lead the copy to the host's files.
-		fd, err := unix.Openat2(rootfd, strings.TrimPrefix(p.mp.Destination, "/"), &unix.OpenHow{
-			Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+		// Populate copies once per volume, under the volume's lock: two
+		// containers that start at once on a new volume do not both copy.
+		_, err := s.Volumes.Populate(p.mp.Name, func(dst string) error {
+			fd, err := unix.Openat2(rootfd, strings.TrimPrefix(p.mp.Destination, "/"), &unix.OpenHow{
+				Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+			})
+			if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+				return nil // nothing to copy
+			}
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			return copyDir(fmt.Sprintf("/proc/self/fd/%d/", fd), dst)
 		})
-		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
-			continue // nothing to copy
-		}
-		if err != nil {
-			return fmt.Errorf("copy %s into its volume: %w", p.mp.Destination, err)
-		}
-		err = copyDir(fmt.Sprintf("/proc/self/fd/%d/", fd), p.mp.Source)
-		unix.Close(fd)
 		if err != nil {
 			return fmt.Errorf("copy %s into its volume: %w", p.mp.Destination, err)
 		}
@@ -609,20 +609,6 @@ func (s *Storage) Export(c *engine.Container, w io.Writer) error {
 		return fmt.Errorf("export %s: %w", c.ID, err)
 	}
 	return nil
-}
-
-// isEmptyDir reports whether dir has no entries.
-func isEmptyDir(dir string) (bool, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	_, err = f.Readdirnames(1)
-	if errors.Is(err, io.EOF) {
-		return true, nil
-	}
-	return false, err
 }
 
 // mkdirAll is os.MkdirAll that returns the topmost directory it made ("" if

@@ -12,7 +12,9 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
+
+	"minibox/internal/atomicfile"
+	"minibox/internal/filelock"
 )
 
 // Every JSON file is replaced whole: written to a temporary file, synced,
@@ -23,25 +25,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = tmp.Write(append(data, '\n'))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(path, append(data, '\n'), 0o600)
 }
 
 func readJSON(path string, v any) error {
@@ -62,29 +46,19 @@ func readJSON(path string, v any) error {
 type lock struct{ f *os.File }
 
 func (e *Engine) lock(id string) (*lock, error) {
-	f, err := os.OpenFile(filepath.Join(e.dataDir(id), "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	fl, err := filelock.Exclusive(filepath.Join(e.dataDir(id), "lock"))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 		}
 		return nil, fmt.Errorf("lock container %s: %w", short(id), err)
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock container %s: %w", short(id), err)
-	}
 	// The container may have been removed while we waited.
 	if _, err := os.Stat(filepath.Join(e.dataDir(id), "config.json")); err != nil {
-		f.Close()
+		fl.Unlock()
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	return &lock{f}, nil
+	return &lock{fl.File()}, nil
 }
 
 func (l *lock) unlock() {

@@ -1,6 +1,7 @@
 package images
 
 import (
+	"strings"
 	"testing"
 
 	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -108,6 +109,50 @@ func TestApplyChanges(t *testing.T) {
 			before := cfg
 			assert.ErrorContains(t, applyChange(&cfg, in), want)
 			assert.Equal(t, before.Cmd, cfg.Cmd)
+		})
+	}
+}
+
+func TestFilter(t *testing.T) {
+	tagged := Summary{RepoTags: []string{"busybox:latest", "localhost:5000/team/app:v1"}, Labels: map[string]string{"team": "blue", "empty": ""}}
+	dangling := Summary{}
+	tests := []struct {
+		args         []string
+		tagged, dang bool
+		err          string
+	}{
+		{args: nil, tagged: true, dang: true},
+		{args: []string{"dangling=true"}, dang: true},
+		{args: []string{"dangling=false"}, tagged: true},
+		{args: []string{"reference=busybox"}, tagged: true},
+		{args: []string{"reference=busy*"}, tagged: true},
+		{args: []string{"reference=busybox:latest"}, tagged: true},
+		{args: []string{"reference=busybox:1.36"}},
+		{args: []string{"reference=localhost:5000/team/*"}, tagged: true},
+		{args: []string{"reference=localhost:5000/*"}}, // * stops at a slash, as Docker's
+		{args: []string{"reference=*:v1"}},
+		{args: []string{"reference=*/*/app:v1"}, tagged: true},
+		{args: []string{"reference=nope", "reference=busybox"}, tagged: true},
+		{args: []string{"label=team"}, tagged: true},
+		{args: []string{"label=team=blue"}, tagged: true},
+		{args: []string{"label=team=red"}},
+		{args: []string{"label=empty="}, tagged: true},
+		{args: []string{"label=team", "label=other"}},
+		{args: []string{"dangling=maybe"}, err: "invalid filter 'dangling=maybe'"},
+		{args: []string{"reference=[a"}, err: "invalid filter 'reference=[a'"},
+		{args: []string{"colour=red"}, err: "invalid filter 'colour'"},
+		{args: []string{"dangling"}, err: "bad format of filter"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, ","), func(t *testing.T) {
+			f, err := ParseFilter(tt.args)
+			if tt.err != "" {
+				assert.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.tagged, f.Match(tagged), "tagged")
+			assert.Equal(t, tt.dang, f.Match(dangling), "dangling")
 		})
 	}
 }

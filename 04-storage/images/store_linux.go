@@ -20,10 +20,11 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	specsgo "github.com/opencontainers/image-spec/specs-go"
 	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sys/unix"
 
 	"minibox/04-storage/engine"
 	"minibox/04-storage/storage"
+	"minibox/internal/atomicfile"
+	"minibox/internal/filelock"
 )
 
 // Store is the local image store, in the OCI image layout's terms, so that
@@ -58,16 +59,13 @@ func New(root string, layers *storage.Store) (*Store, error) {
 	return &Store{Root: abs, Layers: layers}, nil
 }
 
+// lock takes the image store's exclusive flock (internal/filelock).
 func (s *Store) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.Root, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	l, err := filelock.Exclusive(filepath.Join(s.Root, "lock"))
 	if err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("image store: %w", err)
-	}
-	return func() { f.Close() }, nil
+	return l.Unlock, nil
 }
 
 // layerUser is the image's name in the layer store's records of users.
@@ -83,7 +81,7 @@ func (s *Store) putBlob(v any) (digest.Digest, int64, error) {
 		return "", 0, err
 	}
 	d := digest.FromBytes(b)
-	if err := writeFileAtomic(s.blobPath(d), b); err != nil {
+	if err := atomicfile.WriteFile(s.blobPath(d), b, 0o600); err != nil {
 		return "", 0, fmt.Errorf("write blob %s: %w", d, err)
 	}
 	return d, int64(len(b)), nil
@@ -126,7 +124,7 @@ func (s *Store) writeIndex(idx imagespec.Index) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(s.Root, "index.json"), b)
+	return atomicfile.WriteFile(filepath.Join(s.Root, "index.json"), b, 0o600)
 }
 
 // entry is one image as the index and its blobs tell it.
@@ -261,6 +259,8 @@ type Summary struct {
 	RepoTags []string // familiar, "busybox:latest"; none for a dangling image
 	Created  time.Time
 	Size     int64 // the layers' tar bytes
+	Labels   map[string]string
+	InUse    bool // a container was made from it
 }
 
 // List returns every image, newest first (as `docker images` lists).
@@ -271,7 +271,7 @@ func (s *Store) List() ([]Summary, error) {
 	}
 	var out []Summary
 	for _, e := range es {
-		sum := Summary{ID: e.id, RepoTags: e.image().RepoTags}
+		sum := Summary{ID: e.id, RepoTags: e.image().RepoTags, Labels: e.config.Config.Labels, InUse: len(s.users(e.id)) > 0}
 		if e.config.Created != nil {
 			sum.Created = *e.config.Created
 		}
@@ -542,16 +542,32 @@ func (s *Store) Tag(src, dst string) error {
 }
 
 // Use records that container cid was made from image id, so that Remove
-// refuses to delete it; Release drops the record.
+// refuses to delete it; Release drops the record. Both hold the store's
+// lock, as Remove does while it reads the records: so an image that Remove
+// is deleting cannot gain a user halfway, and Use of an image that is gone
+// fails with engine.ErrImageNotFound instead of recording a user of nothing.
 func (s *Store) Use(id digest.Digest, cid string) error {
 	if err := id.Validate(); err != nil || strings.ContainsAny(cid, "/\x00") || cid == "" || cid == "." || cid == ".." {
 		return fmt.Errorf("image %s: user %q: bad name", id, cid)
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := os.Stat(s.blobPath(id)); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: %s", engine.ErrImageNotFound, id)
+	} else if err != nil {
+		return fmt.Errorf("image %s: %w", id, err)
 	}
 	dir := filepath.Join(s.Root, "users", id.Encoded())
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("image %s: %w", id, err)
 	}
-	return os.WriteFile(filepath.Join(dir, cid), nil, 0o600)
+	if err := os.WriteFile(filepath.Join(dir, cid), nil, 0o600); err != nil {
+		return fmt.Errorf("image %s: %w", id, err)
+	}
+	return nil
 }
 
 // Release drops container cid's use of image id (none is fine).
@@ -559,9 +575,14 @@ func (s *Store) Release(id digest.Digest, cid string) error {
 	if id.Validate() != nil || strings.ContainsAny(cid, "/\x00") || cid == "" {
 		return nil
 	}
-	err := os.Remove(filepath.Join(s.Root, "users", id.Encoded(), cid))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	unlock, err := s.lock()
+	if err != nil {
 		return err
+	}
+	defer unlock()
+	err = os.Remove(filepath.Join(s.Root, "users", id.Encoded(), cid))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("image %s: %w", id, err)
 	}
 	return nil
 }
@@ -573,6 +594,33 @@ func (s *Store) users(id digest.Digest) []string {
 		out = append(out, e.Name())
 	}
 	return out
+}
+
+// Prune is `docker image prune`: it removes the dangling images (no tag)
+// that no container uses, and with all every image no container uses. It
+// returns Remove's lines and the bytes reclaimed, counted as the deleted
+// images' layer sizes (a layer another image still shares stays, so this
+// is an upper bound, as an image's SIZE is).
+func (s *Store) Prune(all bool) (lines []string, reclaimed int64, err error) {
+	list, err := s.List()
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, im := range list {
+		if im.InUse || (!all && len(im.RepoTags) > 0) {
+			continue
+		}
+		out, err := s.Remove(im.ID.String(), true)
+		if errors.Is(err, engine.ErrImageNotFound) || (err != nil && strings.HasPrefix(err.Error(), "conflict:")) {
+			continue // removed meanwhile, or a container took it meanwhile
+		}
+		lines = append(lines, out...)
+		if err != nil {
+			return lines, reclaimed, err
+		}
+		reclaimed += im.Size
+	}
+	return lines, reclaimed, nil
 }
 
 // Remove is `docker rmi`: a name that the image shares with other names is
@@ -646,26 +694,6 @@ func (s *Store) Remove(ref string, force bool) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// writeFileAtomic writes, syncs and renames into place.
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 var _ engine.Images = (*Store)(nil)

@@ -131,6 +131,8 @@ func TestImportResolveListTagRemove(t *testing.T) {
 	_, err = s.Remove(img2.ID.String(), false)
 	require.NoError(t, err)
 	assert.False(t, s.Layers.Has(img.DiffIDs[0]), "the last user gone, the layer goes")
+	assert.ErrorIs(t, s.Use(img.ID, "c0ffee"), engine.ErrImageNotFound, "no user is recorded for a deleted image")
+	assert.NoFileExists(t, filepath.Join(s.Root, "users", img.ID.Encoded(), "c0ffee"))
 	list, err = s.List()
 	require.NoError(t, err)
 	assert.Empty(t, list)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
+
+	"minibox/internal/atomicfile"
 )
 
 // snapshots is what both drivers keep per snapshot: a directory
@@ -56,7 +58,7 @@ func (b snapshots) create(id string, layers []digest.Digest, subdirs ...string) 
 	if err != nil {
 		return "", err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "layers.json"), js); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "layers.json"), js, 0o600); err != nil {
 		return "", fmt.Errorf("prepare %s: %w", id, err)
 	}
 	for _, s := range subdirs {

@@ -11,6 +11,9 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
+
+	"minibox/internal/atomicfile"
+	"minibox/internal/filelock"
 )
 
 // ErrInUse is returned by Remove for a layer that someone still uses.
@@ -71,7 +74,7 @@ func (s *Store) cleanTmp() error {
 	}
 	for _, e := range ents {
 		p := filepath.Join(tmp, e.Name())
-		release, ok, err := tryLock(p)
+		l, ok, err := filelock.TryExclusive(p)
 		if errors.Is(err, os.ErrNotExist) || (err == nil && !ok) {
 			continue // finished meanwhile, or in use
 		}
@@ -79,7 +82,7 @@ func (s *Store) cleanTmp() error {
 			return fmt.Errorf("layer store: %w", err)
 		}
 		err = os.RemoveAll(p)
-		release()
+		l.Unlock()
 		if err != nil {
 			return fmt.Errorf("layer store: clean %s: %w", p, err)
 		}
@@ -87,7 +90,14 @@ func (s *Store) cleanTmp() error {
 	return nil
 }
 
-func (s *Store) lock() (func(), error) { return lockFile(filepath.Join(s.Root, "lock")) }
+// lock takes the store's exclusive flock (internal/filelock).
+func (s *Store) lock() (func(), error) {
+	l, err := filelock.Exclusive(filepath.Join(s.Root, "lock"))
+	if err != nil {
+		return nil, err
+	}
+	return l.Unlock, nil
+}
 
 func (s *Store) layerDir(d digest.Digest) (string, error) {
 	if err := d.Validate(); err != nil || d.Algorithm() != digest.SHA256 {
@@ -341,7 +351,7 @@ func (s *Store) PutChain(diffIDs []digest.Digest) (digest.Digest, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := writeFileAtomic(filepath.Join(s.Root, "chains/sha256", chain.Encoded()), b); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(s.Root, "chains/sha256", chain.Encoded()), b, 0o600); err != nil {
 		return "", fmt.Errorf("put chain: %w", err)
 	}
 	return chain, nil
@@ -361,25 +371,4 @@ func (s *Store) Chain(chain digest.Digest) ([]digest.Digest, error) {
 		return nil, fmt.Errorf("chain %s: %w", chain, err)
 	}
 	return ds, nil
-}
-
-// writeFileAtomic writes, syncs and renames into place: readers see the
-// old file or the new one, never half of it.
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

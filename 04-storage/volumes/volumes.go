@@ -3,6 +3,8 @@
 //	DATA/volumes/NAME/_data        what the container sees
 //	DATA/volumes/NAME/volume.json  name, labels, creation time, anonymous
 //	DATA/volumes/NAME/users/ID     one empty file per container that uses it
+//	DATA/volumes/NAME/lock         flock(2) held while the volume is filled
+//	DATA/volumes/NAME/populated    marker: the volume has its initial content
 //	DATA/volumes/lock              flock(2) for every change of the above
 //
 // A volume is a directory that lives outside every container's layers, so
@@ -17,15 +19,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"minibox/03-rootfs/runflags"
+	"minibox/internal/filelock"
 )
 
 // ErrNotFound is wrapped when no volume has the name.
@@ -72,19 +74,16 @@ func New(root string) (*Store, error) {
 	return &Store{Root: abs}, nil
 }
 
+// lock takes the volume store's exclusive flock (internal/filelock).
 func (s *Store) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.Root, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	l, err := filelock.Exclusive(filepath.Join(s.Root, "lock"))
 	if err != nil {
-		return nil, fmt.Errorf("volumes: lock: %w", err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("volumes: lock: %w", err)
+		return nil, fmt.Errorf("volumes: %w", err)
 	}
 	// Every .new- and .removed- directory is made and removed under this
 	// lock: one found by its holder was left by a process that died.
 	sweepTrash(s.Root)
-	return func() { f.Close() }, nil
+	return l.Unlock, nil
 }
 
 // sweepTrash removes the work directories of dead processes; one it cannot
@@ -346,6 +345,96 @@ func (s *Store) ReleaseAll(id string) ([]string, error) {
 		}
 	}
 	return names, nil
+}
+
+// Populated reports whether the volume name has been given its initial
+// content (see Populate). It is a hint for skipping work: only Populate
+// decides, under the volume's lock.
+func (s *Store) Populated(name string) bool {
+	_, err := os.Stat(filepath.Join(s.dir(name), "populated"))
+	return err == nil
+}
+
+// Populate gives the volume name its initial content once: fill is called
+// with the volume's data directory only if no earlier Populate gave it
+// content and the directory is empty, and the marker NAME/populated then
+// records that it has content. It holds the volume's own flock for the while (not the
+// store's, so other volumes stay usable during a long copy), so two
+// containers that start at once on a new volume copy the image's content
+// into it once, not twice over each other. A fill that fails leaves the
+// directory emptied again and no marker, so the next start tries again.
+//
+// Docker copies into any volume it finds empty; minibox copies once, so a
+// volume its user emptied stays empty (the marker is what makes the
+// decision race-free). A volume with content but no marker (made before
+// the marker existed, or filled through another container's mount) is
+// marked and left as it is. It reports whether fill ran.
+func (s *Store) Populate(name string, fill func(dir string) error) (filled bool, err error) {
+	if !runflags.ValidVolumeName(name) {
+		return false, fmt.Errorf("get %s: %w", name, ErrNotFound)
+	}
+	l, err := filelock.Exclusive(filepath.Join(s.dir(name), "lock"))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, fmt.Errorf("get %s: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return false, fmt.Errorf("volume %s: %w", name, err)
+	}
+	defer l.Unlock()
+	if s.Populated(name) {
+		return false, nil
+	}
+	data := s.Path(name)
+	empty, err := isEmptyDir(data)
+	if err != nil {
+		return false, fmt.Errorf("volume %s: %w", name, err)
+	}
+	if empty {
+		if err := fill(data); err != nil {
+			if cerr := emptyDir(data); cerr != nil {
+				return true, fmt.Errorf("volume %s: %w (and emptying it again: %v)", name, err, cerr)
+			}
+			return true, fmt.Errorf("volume %s: %w", name, err)
+		}
+		filled = true
+		// An image with nothing at the path leaves the volume empty and
+		// unmarked: a later container's image may still fill it.
+		if empty, err = isEmptyDir(data); err != nil || empty {
+			return filled, err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(s.dir(name), "populated"), nil, 0o600); err != nil {
+		return filled, fmt.Errorf("volume %s: %w", name, err)
+	}
+	return filled, nil
+}
+
+// isEmptyDir reports whether dir has no entries.
+func isEmptyDir(dir string) (bool, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	_, err = f.Readdirnames(1)
+	if errors.Is(err, io.EOF) {
+		return true, nil
+	}
+	return false, err
+}
+
+// emptyDir removes everything in dir, and keeps dir.
+func emptyDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Users returns the IDs of the containers that use the volume, sorted.

@@ -2,8 +2,12 @@ package volumes
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -110,4 +114,99 @@ func TestPrune(t *testing.T) {
 	vs, err := s.List(Filter{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{b.Name}, names(vs))
+}
+
+func TestPopulate(t *testing.T) {
+	boom := errors.New("boom")
+	write := func(dir string) error { return os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644) }
+	tests := []struct {
+		name       string
+		before     func(t *testing.T, data string) // state of _data before
+		fill       func(dir string) error
+		wantErr    error
+		wantFilled bool
+		wantMarked bool
+		wantFiles  []string
+	}{
+		{name: "empty volume is filled and marked", fill: write, wantFilled: true, wantMarked: true, wantFiles: []string{"f"}},
+		{name: "nothing to copy leaves it empty and unmarked", fill: func(string) error { return nil }, wantFilled: true},
+		{name: "content without a marker is marked, not filled",
+			before: func(t *testing.T, data string) {
+				require.NoError(t, os.WriteFile(filepath.Join(data, "mine"), nil, 0o644))
+			},
+			fill: write, wantMarked: true, wantFiles: []string{"mine"}},
+		{name: "a failed fill is emptied again, unmarked",
+			fill:    func(dir string) error { _ = write(dir); return boom },
+			wantErr: boom, wantFilled: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := New(t.TempDir())
+			require.NoError(t, err)
+			v, err := s.Create("data", nil, false)
+			require.NoError(t, err)
+			if tt.before != nil {
+				tt.before(t, v.Mountpoint)
+			}
+			filled, err := s.Populate("data", tt.fill)
+			if tt.wantErr != nil {
+				assert.ErrorIs(t, err, tt.wantErr)
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, tt.wantFilled, filled)
+			assert.Equal(t, tt.wantMarked, s.Populated("data"))
+			ents, err := os.ReadDir(v.Mountpoint)
+			require.NoError(t, err)
+			got := []string{}
+			for _, e := range ents {
+				got = append(got, e.Name())
+			}
+			if tt.wantFiles == nil {
+				tt.wantFiles = []string{}
+			}
+			assert.Equal(t, tt.wantFiles, got)
+		})
+	}
+	t.Run("missing volume", func(t *testing.T) {
+		s, err := New(t.TempDir())
+		require.NoError(t, err)
+		_, err = s.Populate("nope", write)
+		assert.ErrorIs(t, err, ErrNotFound)
+	})
+}
+
+// TestPopulateOnce is the copy-up race: containers that start at once on
+// a new volume. However they interleave, one fill runs; the others wait for
+// it and find the volume populated.
+func TestPopulateOnce(t *testing.T) {
+	s, err := New(t.TempDir())
+	require.NoError(t, err)
+	_, err = s.Create("data", nil, false)
+	require.NoError(t, err)
+	var fills atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each goroutine opens the lock file itself, as separate
+			// processes would: flock excludes open file descriptions.
+			_, err := s.Populate("data", func(dir string) error {
+				fills.Add(1)
+				// A copy takes a while: without the lock the others would
+				// find the directory still empty (or half-full) and copy too.
+				for j := 0; j < 50; j++ {
+					if err := os.WriteFile(filepath.Join(dir, fmt.Sprint(j)), []byte("x"), 0o644); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			assert.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int32(1), fills.Load())
+	assert.True(t, s.Populated("data"))
 }

@@ -106,3 +106,11 @@ func TestRequireRootIsStrictInCI(t *testing.T) {
 		}
 	}
 }
+
+func TestTree(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "b", "c"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a"), nil, 0o600))
+	want := []string{dir, filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "b", "c")}
+	assert.Equal(t, want, Tree(t, dir))
+}
