@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"minibox/internal/filelock"
 )
 
 // Any CLI may be killed (kill -9, a crash, a power cut) at any moment, and
@@ -43,45 +45,28 @@ func (e *Engine) removingDir(id string) string {
 	return filepath.Join(e.opts.DataRoot, "containers", removingPrefix+id)
 }
 
-// flockFile takes an exclusive flock on path (opened, or created when
-// create), waiting unless nonblock. ok is false when nonblock and another
-// open file holds it.
-func flockFile(path string, create, nonblock bool) (f *os.File, ok bool, err error) {
-	// Read-only is enough for flock(2), and on a read-only file system
-	// O_CREAT of a file that exists still succeeds.
-	flags := os.O_RDONLY
-	if create {
-		flags |= os.O_CREATE
+// flockFile takes an exclusive flock on path (internal/filelock): waiting,
+// and making the file when it is missing, unless nonblock; with nonblock,
+// on an existing file only, and ok is false when another open file holds it.
+func flockFile(path string, nonblock bool) (f *os.File, ok bool, err error) {
+	if nonblock {
+		l, ok, err := filelock.TryExclusive(path)
+		if err != nil || !ok {
+			return nil, ok, err
+		}
+		return l.File(), true, nil
 	}
-	f, err = os.OpenFile(path, flags, 0o600)
+	l, err := filelock.Exclusive(path)
 	if err != nil {
 		return nil, false, err
 	}
-	how := unix.LOCK_EX
-	if nonblock {
-		how |= unix.LOCK_NB
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err == unix.EWOULDBLOCK {
-		f.Close()
-		return nil, false, nil
-	}
-	if err != nil {
-		f.Close()
-		return nil, false, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return f, true, nil
+	return l.File(), true, nil
 }
 
 // namesLock takes DATA/names.lock (beside the names: their directory
 // holds names only).
 func (e *Engine) namesLock() (func(), error) {
-	f, _, err := flockFile(filepath.Join(e.opts.DataRoot, "names.lock"), true, false)
+	f, _, err := flockFile(filepath.Join(e.opts.DataRoot, "names.lock"), false)
 	if err != nil {
 		return nil, storageErr(e.opts.DataRoot, fmt.Errorf("lock the names: %w", err))
 	}
@@ -97,7 +82,7 @@ func (e *Engine) ownerLive(id string) bool {
 		return false
 	}
 	if _, err := os.Stat(e.creatingDir(id)); err == nil {
-		f, ok, err := flockFile(filepath.Join(e.creatingDir(id), "lock"), false, true)
+		f, ok, err := flockFile(filepath.Join(e.creatingDir(id), "lock"), true)
 		if err != nil || ok {
 			if f != nil {
 				f.Close()
@@ -124,7 +109,7 @@ func (e *Engine) beginCreate(id string) (*lock, error) {
 	if err := os.Mkdir(dir, 0o710); err != nil {
 		return nil, storageErr(e.opts.DataRoot, fmt.Errorf("create container: %w", err))
 	}
-	f, _, err := flockFile(filepath.Join(dir, "lock"), true, false)
+	f, _, err := flockFile(filepath.Join(dir, "lock"), false)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, storageErr(e.opts.DataRoot, fmt.Errorf("create container: %w", err))
@@ -182,7 +167,7 @@ func (e *Engine) Sweep() error {
 // caller holds the names lock.
 func (e *Engine) sweepCreating(id string) error {
 	dir := e.creatingDir(id)
-	f, ok, err := flockFile(filepath.Join(dir, "lock"), false, true)
+	f, ok, err := flockFile(filepath.Join(dir, "lock"), true)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("sweep %s: %w", short(id), err)
 	}
@@ -222,7 +207,7 @@ func (e *Engine) sweepCreating(id string) error {
 // sweepRemoving finishes the removal of a container whose remover died
 // after it renamed the directory away.
 func (e *Engine) sweepRemoving(dir string) error {
-	f, ok, err := flockFile(filepath.Join(dir, "lock"), false, true)
+	f, ok, err := flockFile(filepath.Join(dir, "lock"), true)
 	switch {
 	case err == nil && !ok:
 		return nil // its remover is at work
