@@ -168,7 +168,15 @@ func (e *Engine) Sweep() error {
 func (e *Engine) sweepCreating(id string) error {
 	dir := e.creatingDir(id)
 	f, ok, err := flockFile(filepath.Join(dir, "lock"), true)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) {
+		// The creator renamed .creating-ID to ID after we listed it (a
+		// rename needs no names lock): the container is whole and not
+		// ours to undo. Only a directory still there without its lock
+		// file is a creator's that died between mkdir and lock.
+		if _, serr := os.Lstat(dir); serr != nil {
+			return nil
+		}
+	} else if err != nil {
 		return fmt.Errorf("sweep %s: %w", short(id), err)
 	}
 	if err == nil && !ok {
