@@ -86,6 +86,11 @@ func (c *CLI) inspectCmd() *cobra.Command {
 	return cmd
 }
 
+// PrintInspect is printInspect for later lessons' inspect commands.
+func PrintInspect[T any](w io.Writer, format string, out []T) error {
+	return printInspect(w, format, out)
+}
+
 // printInspect prints what an inspect command found: a JSON array, or each
 // object through the Go template of --format, as Docker does.
 func printInspect[T any](w io.Writer, format string, out []T) error {

@@ -184,6 +184,9 @@ func newRow(in *engine.Info, trunc bool, now time.Time) psRow {
 	if r.State == "" {
 		r.State = "created"
 	}
+	if Extend.Ports != nil && in.State.Running {
+		r.Ports = Extend.Ports(in.Container)
+	}
 	// Docker's COMMAND: path and args joined by spaces (not re-quoted),
 	// cut to 20 characters, then quoted.
 	command := strings.Join(append([]string{in.Path}, in.Args...), " ")

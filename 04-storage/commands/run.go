@@ -12,6 +12,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
@@ -42,6 +43,24 @@ type createFlags struct {
 	sec        runflags.Flags
 	limits     cgroups.Flags
 	cmd        *cobra.Command
+	ext        CreateExtension // a later lesson's flags (05: -p, --dns, ...)
+}
+
+// CreateExtension is what a later lesson adds to create and run: its
+// flags (network names the --network value it must define) and what they
+// make of the request, checked before anything is created.
+type CreateExtension interface {
+	AddFlags(fs *pflag.FlagSet, network *string)
+	Apply(req *engine.CreateRequest) error
+}
+
+// Extend is where a later lesson's main hooks into lesson 04's commands
+// before commands.Main runs, so that lesson 04 never imports it: Create
+// makes the extension of each create or run command, Ports formats ps's
+// PORTS column.
+var Extend struct {
+	Create func() CreateExtension
+	Ports  func(c *engine.Container) string
 }
 
 func (f *createFlags) add(cmd *cobra.Command) {
@@ -57,7 +76,12 @@ func (f *createFlags) add(cmd *cobra.Command) {
 	fs.BoolVar(&f.init, "init", false, "run an init inside the container that forwards signals and reaps processes")
 	fs.StringVar(&f.runtime, "runtime", "", "the OCI runtime to use for this container (minibox, runc, crun)")
 	fs.StringVar(&f.userns, "userns", "", "user namespace: HOSTID[:SIZE] or CONTAINERID:HOSTID:SIZE")
-	fs.StringVar(&f.network, "network", "none", "connect the container to a network: none or host")
+	if Extend.Create != nil {
+		f.ext = Extend.Create()
+		f.ext.AddFlags(fs, &f.network)
+	} else {
+		fs.StringVar(&f.network, "network", "none", "connect the container to a network: none or host")
+	}
 	fs.StringArrayVar(&f.mounts, "mount", nil, "attach a file system mount: type=bind|volume|tmpfs,source=...,target=...[,readonly] (repeatable)")
 	fs.StringArrayVar(&f.volsFrom, "volumes-from", nil, "mount the volumes of a container: CONTAINER[:ro|rw] (repeatable)")
 	f.sec.AddFlags(fs)
@@ -102,10 +126,12 @@ func (f *createFlags) request(args []string, autoRemove bool) (engine.CreateRequ
 		k, v, _ := strings.Cut(l, "=")
 		labels[k] = v
 	}
-	switch f.network {
-	case "none", "host", "":
-	default:
-		return req, fmt.Errorf("network %s not found", f.network)
+	if f.ext == nil {
+		switch f.network {
+		case "none", "host", "":
+		default:
+			return req, fmt.Errorf("network %s not found", f.network)
+		}
 	}
 	req.Name = f.name
 	req.Config = engine.Config{
@@ -154,6 +180,11 @@ func (f *createFlags) request(args []string, autoRemove bool) (engine.CreateRequ
 		h.PidsLimit = n
 	}
 	req.HostConfig = h
+	if f.ext != nil {
+		if err := f.ext.Apply(&req); err != nil {
+			return req, err
+		}
+	}
 	req.Spec = func(c *engine.Container, img *engine.Image, root string) (*specs.Spec, error) {
 		return f.spec(c, img, root, res)
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"io"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
@@ -61,6 +62,15 @@ type Networks interface {
 	Attach(c *Container, netns string) ([]specs.Mount, error)
 	// Detach undoes Attach; it is not an error when nothing is attached.
 	Detach(c *Container) error
+}
+
+// Publisher is implemented by Networks that publish ports (lesson 05):
+// the monitor calls Publish after Attach and before the runtime creates
+// the container, so a port already taken fails the start before anything
+// runs, and closes what it returned once the container has stopped.
+// Publish records the host ports in c.NetworkSettings.Ports.
+type Publisher interface {
+	Publish(c *Container) (io.Closer, error)
 }
 
 // Image is what the engine needs of an image: its ID (the config's digest,
@@ -139,6 +149,10 @@ type HostConfig struct {
 	Runtime         string
 	Init            bool
 	NetworkMode     string
+	Dns             []string `json:",omitempty"` // --dns
+	DnsOptions      []string `json:",omitempty"` // --dns-option
+	DnsSearch       []string `json:",omitempty"` // --dns-search
+	ExtraHosts      []string `json:",omitempty"` // --add-host NAME:IP
 	PortBindings    map[string][]PortBinding
 	PublishAllPorts bool
 	RestartPolicy   RestartPolicy
@@ -203,12 +217,18 @@ type NetworkSettings struct {
 
 // EndpointSettings is one network attachment.
 type EndpointSettings struct {
+	IPAMConfig  *EndpointIPAMConfig `json:",omitempty"` // --ip
 	NetworkID   string
 	Aliases     []string `json:",omitempty"`
 	IPAddress   string
 	IPPrefixLen int
 	Gateway     string
 	MacAddress  string
+}
+
+// EndpointIPAMConfig is the address asked for with --ip.
+type EndpointIPAMConfig struct {
+	IPv4Address string `json:",omitempty"`
 }
 
 // PortBinding is one host side of a published port.

@@ -460,3 +460,26 @@ func (e *Engine) Prune() ([]string, error) {
 	}
 	return gone, errors.Join(errs...)
 }
+
+// Update runs fn on a container under its lock and saves the config fn
+// changed (lesson 05's `network connect` and `disconnect` of a live
+// container). running says whether the container runs now.
+func (e *Engine) Update(ref string, fn func(c *Container, running bool) error) error {
+	id, err := e.Lookup(ref)
+	if err != nil {
+		return err
+	}
+	l, err := e.lock(id)
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	in, err := e.info(id)
+	if err != nil {
+		return err
+	}
+	if err := fn(in.Container, in.State.Running); err != nil {
+		return err
+	}
+	return e.saveConfig(in.Container)
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -173,7 +174,14 @@ func (m *monitor) run(attach *os.File) int {
 
 	first := true
 	for {
-		pid, start, err := m.launch()
+		published, err := m.publish()
+		var pid int
+		var start uint64
+		if err == nil {
+			if pid, start, err = m.launch(); err != nil {
+				published.Close()
+			}
+		}
 		if err != nil {
 			if first {
 				return m.fail(err)
@@ -208,6 +216,7 @@ func (m *monitor) run(attach *os.File) int {
 		st.ExitCode = code
 		st.OOMKilled = m.oomKilled()
 		st.FinishedAt = time.Now().UTC()
+		published.Close()
 		if err := m.e.teardown(m.c); err != nil {
 			st.Error = err.Error()
 		}
@@ -252,6 +261,30 @@ func (m *monitor) finish(st State) {
 	l.unlock()
 	m.hub.exit(st.ExitCode)
 }
+
+// publish opens the container's published ports (lesson 05's Publisher)
+// and records the host ports they got; nothing to publish is a no-op
+// closer. It runs before the runtime's create: a port already taken fails
+// the start with nothing left running.
+func (m *monitor) publish() (io.Closer, error) {
+	pub, ok := m.e.opts.Networks.(Publisher)
+	if !ok {
+		return nopCloser{}, nil
+	}
+	c, err := pub.Publish(m.c)
+	if err != nil {
+		return nopCloser{}, err
+	}
+	if err := m.e.saveConfig(m.c); err != nil {
+		c.Close()
+		return nopCloser{}, err
+	}
+	return c, nil
+}
+
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }
 
 // launch runs the runtime's create, with the container's stdio made here,
 // and then start. It returns the init's PID and start time.

@@ -72,3 +72,25 @@ func signalIf(pid int, start uint64, sig unix.Signal) bool {
 	}
 	return unix.Kill(pid, sig) == nil
 }
+
+// Process is a PID with its start time: what the engine (and lesson 05's
+// resolver) records to find a process of its own again.
+type Process struct {
+	Pid   int
+	Start uint64
+}
+
+// ProcessOf records a running process; ok is false when it is gone.
+func ProcessOf(pid int) (p Process, ok bool) {
+	s, ok := startTime(pid)
+	return Process{pid, s}, ok
+}
+
+// Alive says whether the process is still the one recorded.
+func (p Process) Alive() bool { return p.Pid > 0 && alive(p.Pid, p.Start) }
+
+// Signal signals the process only if it is still the one recorded.
+func (p Process) Signal(sig unix.Signal) bool { return signalIf(p.Pid, p.Start, sig) }
+
+// WaitGone waits up to d until the process has left the process table.
+func (p Process) WaitGone(d time.Duration) { waitGone(p.Pid, p.Start, d) }

@@ -106,30 +106,52 @@ func (e *Engine) writeBundle(c *Container) error {
 	}
 	spec.Root = &specs.Root{Path: root, Readonly: c.HostConfig.ReadonlyRootfs}
 	spec.Mounts = append(spec.Mounts, mounts...)
-	switch c.HostConfig.NetworkMode {
-	case "host":
+	mode := c.HostConfig.NetworkMode
+	join := "" // a namespace to join instead of a new one
+	switch {
+	case mode == "host":
 		linux.Namespaces = slices.DeleteFunc(slices.Clone(linux.Namespaces), func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace })
-	case "", "none", "default":
+	case strings.HasPrefix(mode, "container:"):
+		// --network container:NAME shares that container's namespace:
+		// its interfaces, addresses, ports and lo (a Kubernetes pod).
+		other, err := e.Inspect(strings.TrimPrefix(mode, "container:"))
+		if err != nil {
+			return err
+		}
+		if !other.State.Running {
+			return fmt.Errorf("cannot join network of a non running container: %s", other.Name)
+		}
+		if join = other.NetworkSettings.SandboxKey; join == "" {
+			join = fmt.Sprintf("/proc/%d/ns/net", other.State.Pid)
+		}
+	case mode == "", mode == "none", mode == "default":
 	default:
 		if e.opts.Networks == nil {
-			return fmt.Errorf("network %s not found", c.HostConfig.NetworkMode)
+			return fmt.Errorf("network %s not found", mode)
 		}
-		// Lesson 05: Attach makes the network namespace (netns "" asks for
-		// a new one) and records its path in NetworkSettings.SandboxKey,
-		// which the container then joins by path.
-		extra, err := e.opts.Networks.Attach(c, "")
+	}
+	if e.opts.Networks != nil {
+		// Lesson 05: Attach makes the network namespace (join "" asks for
+		// a new one), records its path in NetworkSettings.SandboxKey,
+		// which the container then joins by path, and gives the files
+		// /etc/hosts, /etc/hostname and /etc/resolv.conf.
+		extra, err := e.opts.Networks.Attach(c, join)
 		if err != nil {
 			return err
 		}
 		spec.Mounts = append(spec.Mounts, extra...)
+		if err := e.saveConfig(c); err != nil {
+			return err
+		}
+	} else if join != "" {
+		c.NetworkSettings.SandboxKey = join
+	}
+	if key := c.NetworkSettings.SandboxKey; key != "" && mode != "host" {
 		linux.Namespaces = slices.Clone(linux.Namespaces)
 		for i := range linux.Namespaces {
 			if linux.Namespaces[i].Type == specs.NetworkNamespace {
-				linux.Namespaces[i].Path = c.NetworkSettings.SandboxKey
+				linux.Namespaces[i].Path = key
 			}
-		}
-		if err := e.saveConfig(c); err != nil {
-			return err
 		}
 	}
 	linux.CgroupsPath = CgroupPath(c.ID)
