@@ -25,6 +25,7 @@ type Residue struct {
 	NetNS     []string // entries of /run/netns
 	Cgroups   []string // directories under minibox's prefix in every cgroup hierarchy
 	Processes []string // our own children, and processes in PID namespaces that are not ours
+	Nft       []string // the nftables ruleset of our network namespace (see nftRuleset)
 }
 
 // Snapshot reads the current residue-relevant state of the host.
@@ -48,13 +49,18 @@ func Snapshot() (Residue, error) {
 	}
 	r.Cgroups = miniboxCgroups()
 	r.Processes = foreignProcesses()
-	for _, l := range [][]string{r.Mounts, r.Links, r.NetNS, r.Cgroups, r.Processes} {
+	if r.Nft, err = nftRuleset(); err != nil {
+		return r, err
+	}
+	for _, l := range [][]string{r.Mounts, r.Links, r.NetNS, r.Cgroups, r.Processes, r.Nft} {
 		sort.Strings(l)
 	}
 	return r, nil
 }
 
 // NewSince lists, as "kind: name" lines, what is in r but was not in before.
+// The firewall is the exception: a test must leave the host's ruleset exactly
+// as it was, so a rule that went away is listed too ("nft removed: ...").
 func (r Residue) NewSince(before Residue) []string {
 	var out []string
 	add := func(kind string, now, then []string) {
@@ -75,6 +81,8 @@ func (r Residue) NewSince(before Residue) []string {
 	add("netns", r.NetNS, before.NetNS)
 	add("cgroup", r.Cgroups, before.Cgroups)
 	add("process", r.Processes, before.Processes)
+	add("nft", r.Nft, before.Nft)
+	add("nft removed", before.Nft, r.Nft)
 	return out
 }
 
