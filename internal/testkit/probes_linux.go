@@ -95,6 +95,21 @@ func runProbe(name string, args []string) int {
 			return 1
 		}
 		return 0
+	case "udp-echo": // answer each datagram on UDP port args[0] with "echo:" + it
+		pc, err := net.ListenPacket("udp4", ":"+arg(0))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println("listening")
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return 1
+			}
+			pc.WriteTo(append([]byte("echo:"), buf[:n]...), from)
+		}
 	case "sleep":
 		d, _ := time.ParseDuration(arg(0))
 		time.Sleep(d)
