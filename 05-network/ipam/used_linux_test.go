@@ -3,6 +3,7 @@ package ipam
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
@@ -20,10 +22,30 @@ import (
 
 // TestUsedPrefixes reads the current network namespace (read only, no root
 // needed) and compares with what the kernel tells through other doors:
-// /proc/net/route (the main table) and net.InterfaceAddrs.
+// /proc/thread-self/net/route (the main table) and net.InterfaceAddrs. Other programs
+// may add or remove links and routes meanwhile (another test's bridge), so
+// the other doors are read before and after, until both reads agree.
 func TestUsedPrefixes(t *testing.T) {
-	used, err := UsedPrefixes()
-	require.NoError(t, err)
+	var (
+		used []netip.Prefix
+		want map[netip.Prefix]string
+	)
+	// One thread for all the reads: /proc/thread-self/net and netlink's
+	// sockets belong to the calling thread's namespace.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for try := 0; ; try++ {
+		before := kernelPrefixes(t)
+		var err error
+		used, err = UsedPrefixes()
+		require.NoError(t, err)
+		if after := kernelPrefixes(t); maps.Equal(before, after) {
+			want = after
+			break
+		}
+		require.Less(t, try, 50, "the namespace's routes and addresses keep changing")
+		time.Sleep(20 * time.Millisecond)
+	}
 	got := map[netip.Prefix]bool{}
 	for _, p := range used {
 		require.True(t, p.Addr().Is4(), p.String())
@@ -33,7 +55,17 @@ func TestUsedPrefixes(t *testing.T) {
 		got[p] = true
 	}
 	require.True(t, got[mp("127.0.0.0/8")], "lo's 127.0.0.1/8 in %v", used)
+	for p, what := range want {
+		require.True(t, got[p], "%s %s missing from %v", what, p, used)
+	}
+}
 
+// kernelPrefixes returns the prefixes of the IPv4 addresses (net.InterfaceAddrs)
+// and of the main table's routes but the default one (/proc/thread-self/
+// net/route; /proc/net is the namespace of the process's main thread),
+// each with what it is.
+func kernelPrefixes(t *testing.T) map[netip.Prefix]string {
+	out := map[netip.Prefix]string{}
 	addrs, err := net.InterfaceAddrs()
 	require.NoError(t, err)
 	for _, a := range addrs {
@@ -42,11 +74,9 @@ func TestUsedPrefixes(t *testing.T) {
 			continue
 		}
 		ones, _ := n.Mask.Size()
-		p := netip.PrefixFrom(netip.AddrFrom4([4]byte(n.IP.To4())), ones).Masked()
-		require.True(t, got[p], "address %s: %s missing from %v", n, p, used)
+		out[netip.PrefixFrom(netip.AddrFrom4([4]byte(n.IP.To4())), ones).Masked()] = "address " + n.String()
 	}
-
-	b, err := os.ReadFile("/proc/net/route")
+	b, err := os.ReadFile("/proc/thread-self/net/route")
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")[1:] // a header first
 	for _, l := range lines {
@@ -57,9 +87,9 @@ func TestUsedPrefixes(t *testing.T) {
 		if ones == 0 {
 			continue // the default route
 		}
-		p := netip.PrefixFrom(netip.AddrFrom4(dst), ones)
-		require.True(t, got[p], "route %s missing from %v", p, used)
+		out[netip.PrefixFrom(netip.AddrFrom4(dst), ones)] = "route"
 	}
+	return out
 }
 
 // hex32 reads an address of /proc/net/route: hex of the 32-bit value in
@@ -90,9 +120,10 @@ func TestPrefixOf(t *testing.T) {
 }
 
 // TestUsedPrefixesNewNetns makes a network namespace of its own on a
-// locked thread (gone with the thread), gives it routes in two tables and
+// locked thread (freed when the thread leaves it), gives it routes in two tables and
 // an address, and checks that UsedPrefixes sees them and ChooseSubnet
-// steps over them.
+// steps over them. The address is noprefixroute (the kernel adds no
+// 172.19.5.0/24 route for it), so only the address list names its prefix.
 func TestUsedPrefixesNewNetns(t *testing.T) {
 	testkit.Root(t)
 	type result struct {
@@ -101,10 +132,28 @@ func TestUsedPrefixesNewNetns(t *testing.T) {
 	}
 	done := make(chan result)
 	go func() {
-		// Never unlocked: the thread ends with the goroutine, and with it
-		// the namespace, which nothing else holds.
 		runtime.LockOSThread()
-		r := result{err: func() error {
+		// The thread goes back to the test's namespace at the end, so the
+		// new one has no user left and the kernel frees it. Were the thread
+		// left in it and locked, Go would end the thread, but not if it is
+		// the main thread (Go parks that one instead, namespace and all).
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			done <- result{err: err}
+			runtime.UnlockOSThread()
+			return
+		}
+		defer orig.Close()
+		var r result
+		defer func() {
+			if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err == nil {
+				runtime.UnlockOSThread()
+			} else if r.err == nil {
+				r.err = fmt.Errorf("back to the test's netns: %w", err) // the thread stays locked: Go ends it
+			}
+			done <- r
+		}()
+		r.err = func() error {
 			if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 				return fmt.Errorf("unshare: %w", err)
 			}
@@ -115,7 +164,7 @@ func TestUsedPrefixesNewNetns(t *testing.T) {
 			if err := netlink.LinkSetUp(lo); err != nil {
 				return err
 			}
-			if err := netlink.AddrAdd(lo, &netlink.Addr{IPNet: ipnet("172.19.5.1/24")}); err != nil {
+			if err := netlink.AddrAdd(lo, &netlink.Addr{IPNet: ipnet("172.19.5.1/24"), Flags: unix.IFA_F_NOPREFIXROUTE}); err != nil {
 				return err
 			}
 			for _, rt := range []netlink.Route{
@@ -127,11 +176,10 @@ func TestUsedPrefixesNewNetns(t *testing.T) {
 				}
 			}
 			return nil
-		}()}
+		}()
 		if r.err == nil {
 			r.used, r.err = UsedPrefixes()
 		}
-		done <- r
 	}()
 	r := <-done
 	require.NoError(t, r.err)
