@@ -18,6 +18,14 @@ import (
 // lesson 03's OCI runtime as the hidden `runtime` command, which the engine
 // drives as containerd's shim drives runc.
 func Main(name, short string, wire NewEngine, more ...*cobra.Command) {
+	MainCLI(name, short, wire, func(*CLI) []*cobra.Command { return more })
+}
+
+// MainCLI is Main for a lesson whose own commands need the CLI (its
+// engine, its globals): more makes them once the CLI exists. Hidden
+// programs of a later lesson (lesson 05's resolver) are detected by its
+// main before this.
+func MainCLI(name, short string, wire NewEngine, more func(c *CLI) []*cobra.Command) {
 	if namespaces.IsInitProgram() {
 		namespaces.InitProgramMain() // PID 1 of a container run with --init by another runtime
 	}
@@ -33,6 +41,6 @@ func Main(name, short string, wire NewEngine, more ...*cobra.Command) {
 	g.AddFlags(rt)
 	rt.AddCommand(ocicli.Commands(&g)...)
 	c.Add(rt)
-	c.Add(more...)
+	c.Add(more(c)...)
 	os.Exit(c.Execute(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -105,6 +105,9 @@ func (c *CLI) Execute(args []string, stdout, stderr io.Writer) int {
 	return cli.Execute(c.Root, args, stdout, stderr)
 }
 
+// DaemonErr is daemonErr for later lessons' commands.
+func DaemonErr(err error, code int) error { return daemonErr(err, code) }
+
 // daemonErr is how Docker's CLI reports an engine error: "Error response
 // from daemon: ...", with status 1 (run and create use 125).
 func daemonErr(err error, code int) error {

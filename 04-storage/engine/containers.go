@@ -23,6 +23,9 @@ type CreateRequest struct {
 	Config     Config
 	HostConfig HostConfig
 	Spec       func(c *Container, img *Image, root string) (*specs.Spec, error)
+	// Networks are the endpoint settings asked for (lesson 05's --ip and
+	// --network-alias), by network name: Docker's NetworkingConfig.
+	Networks map[string]*EndpointSettings
 }
 
 // Info is a container with its state, as `inspect` and `ps` see it.
@@ -59,6 +62,17 @@ func (e *Engine) Create(req CreateRequest) (_ *Container, err error) {
 		Config: req.Config, HostConfig: req.HostConfig,
 	}
 	c.HostConfig.Runtime = rt.Name
+	// The image's EXPOSE'd ports are the container's, as in Docker (-P
+	// publishes them).
+	for p := range img.Config.Config.ExposedPorts {
+		if c.Config.ExposedPorts == nil {
+			c.Config.ExposedPorts = map[string]struct{}{}
+		}
+		c.Config.ExposedPorts[p] = struct{}{}
+	}
+	if len(req.Networks) > 0 {
+		c.NetworkSettings.Networks = req.Networks
+	}
 	l, err := e.beginCreate(id)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"minibox/04-storage/containerfs"
+	"minibox/04-storage/storage"
+	"minibox/05-network/ipam"
+	"minibox/05-network/network"
+	"minibox/internal/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.MainProgram(m, main) }
+
+// nbox is one test's minibox: its own roots, and its own sandbox network
+// namespace that plays the host, so that bridges, veths, firewall rules and
+// resolvers are made there and never on the real host.
+type nbox struct {
+	t          *testing.T
+	sb         *testkit.Sandbox
+	data, exec string
+}
+
+func newNbox(t *testing.T) *nbox {
+	t.Helper()
+	testkit.Root(t)
+	sb := testkit.NewSandbox(t)
+	execRoot, err := os.MkdirTemp("", "mbx")
+	require.NoError(t, err)
+	b := &nbox{t: t, sb: sb, data: t.TempDir(), exec: execRoot}
+	b.importImage()
+	t.Cleanup(func() {
+		if out := b.run("ps", "-aq", "--no-trunc"); out.Code == 0 {
+			for _, id := range strings.Fields(out.Stdout) {
+				b.run("rm", "-f", id)
+			}
+		}
+		if out := b.run("network", "ls", "-q", "-f", "type=custom"); out.Code == 0 {
+			for _, id := range strings.Fields(out.Stdout) {
+				b.run("network", "rm", id)
+			}
+		}
+		b.noneOfOurs()
+		os.RemoveAll(execRoot)
+	})
+	return b
+}
+
+// importImage imports busybox (with EXPOSE 80 for -P) into the data root.
+func (b *nbox) importImage() {
+	b.t.Helper()
+	var layer bytes.Buffer
+	_, err := storage.WriteTar(&layer, testkit.BusyboxRootfs(b.t))
+	require.NoError(b.t, err)
+	st, err := containerfs.New(b.data)
+	require.NoError(b.t, err)
+	_, err = st.Images.Import(bytes.NewReader(layer.Bytes()), "busybox",
+		[]string{`CMD ["sh"]`, "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "EXPOSE 80"}, "")
+	require.NoError(b.t, err)
+}
+
+func (b *nbox) args(args ...string) []string {
+	return append([]string{"--data-root", b.data, "--exec-root", b.exec}, args...)
+}
+
+// run runs minibox inside the sandbox, as a user would on the host.
+func (b *nbox) run(args ...string) testkit.Result {
+	b.t.Helper()
+	cmd := b.sb.Command(testkit.Self(b.t), b.args(args...)...)
+	cmd.Env = append(os.Environ(), testkit.ProgramEnv+"=1")
+	return testkit.RunCommand(b.t, cmd)
+}
+
+func (b *nbox) ok(args ...string) string {
+	b.t.Helper()
+	r := b.run(args...)
+	require.Equal(b.t, 0, r.Code, "minibox %v: stdout %q stderr %q", args, r.Stdout, r.Stderr)
+	return strings.TrimSuffix(r.Stdout, "\n")
+}
+
+// web starts a busybox httpd serving "hello from NAME" on port 80.
+func (b *nbox) web(name string, flags ...string) string {
+	b.t.Helper()
+	args := append([]string{"run", "-d", "--name", name}, flags...)
+	args = append(args, "busybox", "sh", "-c", "mkdir -p /www && echo hello from "+name+" > /www/index.html && exec httpd -f -p 80 -h /www")
+	return b.ok(args...)
+}
+
+// ip is the container's address on a network.
+func (b *nbox) ip(ctr, net string) string {
+	b.t.Helper()
+	ip := b.ok("inspect", "-f", "{{(index .NetworkSettings.Networks \""+net+"\").IPAddress}}", ctr)
+	require.NotEmpty(b.t, ip, "no address of %s on %s", ctr, net)
+	return ip
+}
+
+// fetch runs wget in a throwaway container on the network.
+func (b *nbox) fetch(net, url string) testkit.Result {
+	b.t.Helper()
+	return b.run("run", "--rm", "--network", net, "busybox", "timeout", "4", "wget", "-q", "-O", "-", url)
+}
+
+// hostGet fetches url from the sandbox's own namespace (the "host").
+func (b *nbox) hostGet(addr string) (string, error) {
+	var out string
+	var err error
+	b.sb.Do(b.t, func() {
+		var c net.Conn
+		c, err = net.DialTimeout("tcp", addr, 3*time.Second)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(c, "GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+		var buf bytes.Buffer
+		_, err = buf.ReadFrom(c)
+		out = buf.String()
+	})
+	return out, err
+}
+
+// links are the sandbox's interfaces.
+func (b *nbox) links() []string {
+	b.t.Helper()
+	r := testkit.RunCommand(b.t, b.sb.Command("ip", "-o", "link", "show"))
+	require.Equal(b.t, 0, r.Code, r.Stderr)
+	var names []string
+	for _, l := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 1 {
+			names = append(names, strings.SplitN(strings.TrimSuffix(f[1], ":"), "@", 2)[0])
+		}
+	}
+	return names
+}
+
+// ruleset is the sandbox's nftables ruleset.
+func (b *nbox) ruleset() string {
+	r := testkit.RunCommand(b.t, b.sb.Command("nft", "list", "ruleset"))
+	require.Equal(b.t, 0, r.Code, r.Stderr)
+	return r.Stdout
+}
+
+// noneOfOurs checks that nothing of minibox's is left in the sandbox:
+// no bridge or veth, no table of ours, no namespace file, no resolver, no
+// address record, no endpoint.
+func (b *nbox) noneOfOurs() {
+	b.t.Helper()
+	for _, l := range b.links() {
+		require.False(b.t, strings.HasPrefix(l, "veth") || strings.HasPrefix(l, "br-") || l == network.DefaultBridge, "link %s left", l)
+	}
+	require.NotContains(b.t, b.ruleset(), "minibox", "firewall rules left")
+	ents, _ := os.ReadDir(filepath.Join(b.exec, "netns"))
+	require.Empty(b.t, ents, "network namespaces left")
+	eps, _ := os.ReadDir(filepath.Join(b.data, "networks", "endpoints"))
+	require.Empty(b.t, eps, "endpoint records left")
+	require.Empty(b.t, b.resolvers(), "resolvers left")
+	ipamDir := filepath.Join(b.data, "networks", "ipam")
+	ipamFiles, _ := filepath.Glob(filepath.Join(ipamDir, "*.json"))
+	for _, f := range ipamFiles {
+		owners, err := ipam.Open(ipamDir).Owners(strings.TrimSuffix(filepath.Base(f), ".json"))
+		require.NoError(b.t, err)
+		require.Empty(b.t, owners, "addresses still allocated in %s", f)
+	}
+}
+
+// resolvers are the PIDs of this box's resolvers.
+func (b *nbox) resolvers() []int {
+	var out []int
+	for _, pid := range testkit.AllPIDs() {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && strings.Contains(string(cmdline), network.ResolverArg+"\x00"+b.data+"\x00") {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func random(prefix string) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

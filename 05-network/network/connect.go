@@ -1,0 +1,302 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"minibox/04-storage/engine"
+	"minibox/05-network/links"
+	"minibox/05-network/portmap"
+)
+
+// Connect adds the container to a network, as `network connect` does: a
+// stopped container only records it (its next start attaches it); a
+// running one gets its next ethN now, without a restart (the namespace
+// outlives any change of its interfaces). ip and aliases are --ip and
+// --alias.
+func (m *Manager) Connect(c *engine.Container, running bool, ref, ip string, aliases []string) error {
+	n, err := m.Get(ref)
+	if err != nil {
+		return err
+	}
+	mode := c.HostConfig.NetworkMode
+	if mode == "host" || mode == "none" || strings.HasPrefix(mode, "container:") {
+		return fmt.Errorf("container cannot be disconnected from host network or connected to host network: its network mode is %s", mode)
+	}
+	if n.Driver == "host" || n.Driver == "null" {
+		return fmt.Errorf("container cannot be disconnected from host network or connected to host network")
+	}
+	if es, ok := c.NetworkSettings.Networks[n.Name]; ok && (es.IPAddress != "" || !running) || modeIs(c, n) {
+		return fmt.Errorf("endpoint with name %s already exists in network %s", c.Name, n.Name)
+	}
+	es := &engine.EndpointSettings{NetworkID: n.ID, Aliases: aliases}
+	if ip != "" {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			return fmt.Errorf("invalid IPv4 address: %s", ip)
+		}
+		es.IPAMConfig = &engine.EndpointIPAMConfig{IPv4Address: ip}
+	}
+	if !running {
+		if c.NetworkSettings.Networks == nil {
+			c.NetworkSettings.Networks = map[string]*engine.EndpointSettings{}
+		}
+		c.NetworkSettings.Networks[n.Name] = es
+		return nil
+	}
+	l, err := m.lock()
+	if err != nil {
+		return err
+	}
+	rec, err := m.record(c.ID)
+	if err != nil {
+		l.Unlock()
+		return fmt.Errorf("container %s has no network namespace of its own: %w", c.Name, err)
+	}
+	used := map[string]bool{}
+	for _, a := range rec.Networks {
+		used[a.IfName] = true
+	}
+	ifn := ""
+	for i := 0; ifn == ""; i++ {
+		if name := "eth" + strconv.Itoa(i); !used[name] {
+			ifn = name
+		}
+	}
+	a := &Attachment{Network: n.Name, IfName: ifn, HostIf: hostIf(c.ID, n.ID)}
+	rec.Networks[n.ID] = a
+	if err := m.saveRecord(rec); err != nil {
+		l.Unlock()
+		return err
+	}
+	err = m.upLocked(n)
+	l.Unlock()
+	if err == nil {
+		err = m.plug(c, n, es, a, c.NetworkSettings.SandboxKey, false)
+	}
+	if err == nil {
+		err = m.saveRecord(rec)
+	}
+	if err != nil {
+		m.unplug(c, rec, n)
+		return err
+	}
+	c.NetworkSettings.Networks[n.Name] = es
+	return m.rewriteHosts(c, rec)
+}
+
+func modeIs(c *engine.Container, n *Network) bool {
+	mode := c.HostConfig.NetworkMode
+	if mode == "default" {
+		mode = DefaultName
+	}
+	return mode == n.Name || mode == n.ID
+}
+
+// Disconnect takes the container off a network; a running one loses the
+// interface now.
+func (m *Manager) Disconnect(c *engine.Container, running bool, ref string, force bool) error {
+	n, err := m.Get(ref)
+	if err != nil {
+		return err
+	}
+	if _, ok := c.NetworkSettings.Networks[n.Name]; !ok && !modeIs(c, n) {
+		return fmt.Errorf("container %s is not connected to network %s", c.Name, n.Name)
+	}
+	if running {
+		rec, err := m.record(c.ID)
+		if err != nil {
+			return err
+		}
+		if err := m.unplug(c, rec, n); err != nil {
+			return err
+		}
+		if err := m.rewriteHosts(c, rec); err != nil {
+			return err
+		}
+	}
+	delete(c.NetworkSettings.Networks, n.Name)
+	if modeIs(c, n) {
+		// Docker keeps the mode; the container starts with no network of
+		// that name any more, so it falls back to none.
+		c.HostConfig.NetworkMode = "none"
+		if len(c.NetworkSettings.Networks) > 0 {
+			names := make([]string, 0, len(c.NetworkSettings.Networks))
+			for name := range c.NetworkSettings.Networks {
+				names = append(names, name)
+			}
+			slices.Sort(names)
+			c.HostConfig.NetworkMode = names[0]
+			delete(c.NetworkSettings.Networks, names[0])
+			c.NetworkSettings.Networks[names[0]] = &engine.EndpointSettings{}
+		}
+	}
+	return nil
+}
+
+// unplug removes one network's interface of a running container.
+func (m *Manager) unplug(c *engine.Container, rec *Record, n *Network) error {
+	a, ok := rec.Networks[n.ID]
+	if !ok {
+		return nil
+	}
+	var errs []error
+	if n.Driver == "bridge" {
+		errs = append(errs, links.DeleteLink(a.HostIf))
+	} else {
+		errs = append(errs, links.RemoveIf(c.NetworkSettings.SandboxKey, a.IfName), links.RemoveIf(c.NetworkSettings.SandboxKey, a.HostIf))
+	}
+	errs = append(errs, m.ipam.Release(n.ID, c.ID))
+	delete(rec.Networks, n.ID)
+	l, err := m.lock()
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	errs = append(errs, m.saveRecord(rec))
+	if users, err := m.users(n.ID); err == nil && len(users) == 0 {
+		errs = append(errs, m.downLocked(n))
+	}
+	if nets, err := m.list(); err == nil {
+		errs = append(errs, m.syncFirewall(nets))
+	}
+	l.Unlock()
+	return errors.Join(errs...)
+}
+
+// Publish opens the container's published ports: -p's bindings and, with
+// -P, every exposed port on a free port of 32768-61000. The proxy runs in
+// the container's monitor (in the host's namespace) and forwards to the
+// container's address on its first network; see the chapter for why a
+// proxy and not DNAT rules.
+func (m *Manager) Publish(c *engine.Container) (io.Closer, error) {
+	target, ok := m.primaryIP(c)
+	ports := map[string][]engine.PortBinding{}
+	for k := range c.Config.ExposedPorts {
+		ports[k] = nil
+	}
+	if !ok || (len(c.HostConfig.PortBindings) == 0 && !c.HostConfig.PublishAllPorts) {
+		if len(ports) > 0 && ok {
+			c.NetworkSettings.Ports = ports
+		}
+		return nopCloser{}, nil
+	}
+	var bs []portmap.Binding
+	keys := make([]string, 0, len(c.HostConfig.PortBindings))
+	for k := range c.HostConfig.PortBindings {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		port, proto, err := splitKey(k)
+		if err != nil {
+			return nil, err
+		}
+		for _, pb := range c.HostConfig.PortBindings[k] {
+			b := portmap.Binding{ContainerPort: port, Proto: proto}
+			if pb.HostIP != "" {
+				ip, err := netip.ParseAddr(pb.HostIP)
+				if err != nil {
+					return nil, fmt.Errorf("invalid host IP %q for port %s", pb.HostIP, k)
+				}
+				if !ip.IsUnspecified() {
+					b.HostIP = ip
+				}
+			}
+			if b.HostPort, b.HostPortEnd, err = hostPorts(pb.HostPort); err != nil {
+				return nil, err
+			}
+			if b.HostPortEnd == b.HostPort {
+				b.HostPortEnd = 0
+			}
+			bs = append(bs, b)
+		}
+	}
+	if c.HostConfig.PublishAllPorts {
+		var exposed []string
+		for k := range c.Config.ExposedPorts {
+			if _, bound := c.HostConfig.PortBindings[k]; !bound {
+				exposed = append(exposed, k)
+			}
+		}
+		slices.Sort(exposed)
+		all, err := portmap.PublishAll(exposed, func(string, uint16) bool { return false })
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range all {
+			// Listen picks a free one: a port another container's -P holds
+			// is skipped, not an error.
+			b.HostPort, b.HostPortEnd = 0, 0
+			bs = append(bs, b)
+		}
+	}
+	// Every port is bound before anything runs: one taken port fails the
+	// start and the others are let go.
+	p, got, err := portmap.Listen(bs, target)
+	if err != nil {
+		return nil, err
+	}
+	go p.Serve()
+	for _, g := range got {
+		k := portmap.Key(g.ContainerPort, g.Proto)
+		hostIP := "0.0.0.0"
+		if g.HostIP.IsValid() {
+			hostIP = g.HostIP.String()
+		}
+		ports[k] = append(ports[k], engine.PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(g.HostPort))})
+	}
+	c.NetworkSettings.Ports = ports
+	return p, nil
+}
+
+func (m *Manager) primaryIP(c *engine.Container) (netip.Addr, bool) {
+	rec, err := m.record(c.ID)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	as := rec.ordered()
+	if len(as) == 0 {
+		return netip.Addr{}, false
+	}
+	ip, err := netip.ParseAddr(as[0].IP)
+	return ip, err == nil
+}
+
+func splitKey(k string) (uint16, string, error) {
+	p, proto, ok := strings.Cut(k, "/")
+	if !ok {
+		proto = "tcp"
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil || n == 0 {
+		return 0, "", fmt.Errorf("invalid port %q", k)
+	}
+	return uint16(n), proto, nil
+}
+
+func hostPorts(s string) (lo, hi uint16, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	a, b, isRange := strings.Cut(s, "-")
+	x, err := strconv.ParseUint(a, 10, 16)
+	if err != nil {
+		return 0, 0, fmt.Errorf("invalid host port %q", s)
+	}
+	if !isRange {
+		return uint16(x), uint16(x), nil
+	}
+	y, err := strconv.ParseUint(b, 10, 16)
+	if err != nil || y < x {
+		return 0, 0, fmt.Errorf("invalid host port range %q", s)
+	}
+	return uint16(x), uint16(y), nil
+}
+
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }

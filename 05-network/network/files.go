@@ -1,0 +1,145 @@
+package network
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"minibox/04-storage/engine"
+	"minibox/05-network/resolver"
+)
+
+// The three files every container gets, as Docker gives them: they are
+// bind-mounted over the image's, so the image is never changed and the
+// engine can rewrite them while the container runs (connect, disconnect).
+var etcFiles = []string{"hosts", "hostname", "resolv.conf"}
+
+func (m *Manager) filesDir(cid string) string { return filepath.Join(m.execRoot, "netfiles", cid) }
+
+// writeFiles writes hosts, hostname and resolv.conf for the container and
+// returns their bind mounts. On a user network resolv.conf names the
+// network's resolver (its gateway); elsewhere it is the host's, without
+// the servers on the host's loopback, which a container cannot reach.
+func (m *Manager) writeFiles(c *engine.Container, rec *Record, host bool) ([]specs.Mount, error) {
+	dir := m.filesDir(c.ID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("make %s: %w", dir, err)
+	}
+	hostConf, err := os.ReadFile(m.HostResolvConf)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("read the host's resolv.conf: %w", err)
+	}
+	hostname := c.Config.Hostname
+	var hosts, resolv []byte
+	if host {
+		hostname, _ = os.Hostname()
+		hosts, err = os.ReadFile("/etc/hosts")
+		if err != nil {
+			return nil, fmt.Errorf("read the host's /etc/hosts: %w", err)
+		}
+		resolv = resolver.ResolvConf(hostConf, c.HostConfig.Dns, c.HostConfig.DnsSearch, c.HostConfig.DnsOptions, "")
+		if len(c.HostConfig.Dns) == 0 && len(c.HostConfig.DnsSearch) == 0 && len(c.HostConfig.DnsOptions) == 0 {
+			resolv = hostConf // the host's own view: its loopback servers are reachable
+		}
+	} else {
+		var ips []netip.Addr
+		nameserver := ""
+		if rec != nil {
+			for _, a := range rec.ordered() {
+				if ip, err := netip.ParseAddr(a.IP); err == nil {
+					ips = append(ips, ip)
+				}
+			}
+			if first := rec.ordered(); len(first) > 0 && first[0].Network != DefaultName && m.hasResolver(first[0]) {
+				nameserver = first[0].Gateway
+			}
+		}
+		hosts = resolver.Hosts(hostname, ips, c.HostConfig.ExtraHosts)
+		resolv = resolver.ResolvConf(hostConf, c.HostConfig.Dns, c.HostConfig.DnsSearch, c.HostConfig.DnsOptions, nameserver)
+	}
+	contents := map[string][]byte{"hosts": hosts, "hostname": []byte(hostname + "\n"), "resolv.conf": resolv}
+	var mounts []specs.Mount
+	for _, name := range etcFiles {
+		// Written in place, never renamed over: a bind mount holds the
+		// inode, and a new file under the same name would not be seen
+		// inside the container.
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, contents[name], 0o644); err != nil {
+			return nil, fmt.Errorf("write %s: %w", p, err)
+		}
+		mounts = append(mounts, specs.Mount{Destination: "/etc/" + name, Type: "bind", Source: p, Options: []string{"rbind", "rprivate"}})
+	}
+	return mounts, nil
+}
+
+// hasResolver says whether the network of a (a bridge network of the
+// user's) has a resolver: only those do.
+func (m *Manager) hasResolver(a *Attachment) bool {
+	nets, err := m.list()
+	if err != nil {
+		return false
+	}
+	for _, n := range nets {
+		if n.Name == a.Network {
+			return n.Driver == "bridge" && !n.predefined()
+		}
+	}
+	return false
+}
+
+// sharedFiles are the files of the container whose namespace is shared.
+func (m *Manager) sharedFiles(ref string) ([]specs.Mount, error) {
+	if m.Lookup == nil {
+		return nil, nil
+	}
+	other, err := m.Lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	var mounts []specs.Mount
+	for _, name := range etcFiles {
+		p := filepath.Join(m.filesDir(other.ID), name)
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		mounts = append(mounts, specs.Mount{Destination: "/etc/" + name, Type: "bind", Source: p, Options: []string{"rbind", "rprivate"}})
+	}
+	return mounts, nil
+}
+
+// rewriteHosts rewrites a running container's /etc/hosts after connect
+// or disconnect, in place.
+func (m *Manager) rewriteHosts(c *engine.Container, rec *Record) error {
+	var ips []netip.Addr
+	for _, a := range rec.ordered() {
+		if ip, err := netip.ParseAddr(a.IP); err == nil {
+			ips = append(ips, ip)
+		}
+	}
+	p := filepath.Join(m.filesDir(c.ID), "hosts")
+	if _, err := os.Stat(p); err != nil {
+		return nil
+	}
+	return os.WriteFile(p, resolver.Hosts(c.Config.Hostname, ips, c.HostConfig.ExtraHosts), 0o644)
+}
+
+// upstreams are the servers the resolver forwards a container's other
+// names to: --dns, else the host's (its loopback ones too: the resolver
+// runs in the host's namespace).
+func (m *Manager) upstreams(c *engine.Container) []string {
+	hostConf, _ := os.ReadFile(m.HostResolvConf)
+	return resolver.Upstreams(hostConf, c.HostConfig.Dns)
+}
+
+// ordered are the attachments in interface order (eth0 first).
+func (r *Record) ordered() []*Attachment {
+	out := make([]*Attachment, 0, len(r.Networks))
+	for _, a := range r.Networks {
+		out = append(out, a)
+	}
+	sortAttachments(out)
+	return out
+}

@@ -1,0 +1,250 @@
+package network
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"minibox/04-storage/engine"
+	"minibox/05-network/resolver"
+	"minibox/internal/atomicfile"
+)
+
+// A user network's resolver is this program re-executed as
+// `PROGRAM __minibox-resolver DATAROOT EXECROOT NETWORK-ID`: a daemon of
+// one network, started when the network's first container starts and
+// stopped with its last, as podman starts aardvark-dns. It listens on the
+// network's gateway address, port 53, in the host's namespace, and reads
+// the endpoint records at every query, so a container that joins or
+// leaves is answered for without telling it anything.
+
+// ResolverArg is the hidden first argument of a resolver.
+const ResolverArg = "__minibox-resolver"
+
+// IsResolver says whether this process was started as a resolver; the
+// program's main checks it first thing and then calls RunResolver.
+func IsResolver() bool { return len(os.Args) == 5 && os.Args[1] == ResolverArg }
+
+// RunResolver is the resolver's main; it never returns.
+func RunResolver() {
+	ready := os.NewFile(3, "ready")
+	unix.CloseOnExec(3)
+	fail := func(err error) {
+		fmt.Fprintln(ready, "error: "+err.Error())
+		os.Exit(1)
+	}
+	m, err := New(os.Args[2], os.Args[3], "")
+	if err != nil {
+		fail(err)
+	}
+	nets, err := m.list()
+	if err != nil {
+		fail(err)
+	}
+	n, err := find(nets, os.Args[4])
+	if err != nil {
+		fail(err)
+	}
+	pool, err := n.pool()
+	if err != nil {
+		fail(err)
+	}
+	srv, err := resolver.Serve([]string{netip.AddrPortFrom(pool.Gateway, 53).String()}, &records{m: m, netID: n.ID})
+	if err != nil {
+		fail(fmt.Errorf("resolver of network %s: %w", n.Name, err))
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
+	fmt.Fprintln(ready, "ok")
+	ready.Close()
+	<-sigs
+	srv.Close()
+	os.Exit(0)
+}
+
+func (m *Manager) resolverPid(n *Network) string {
+	return filepath.Join(m.execRoot, "networks", n.ID, "resolver.pid")
+}
+
+// startResolver starts the network's resolver unless it runs; the caller
+// holds the lock.
+func (m *Manager) startResolver(n *Network, gw netip.Addr) error {
+	if p, ok := m.readResolver(n); ok && p.Alive() {
+		return nil
+	}
+	if m.self == "" {
+		return errors.New("networks: no program to run the resolver with")
+	}
+	if err := os.MkdirAll(filepath.Dir(m.resolverPid(n)), 0o700); err != nil {
+		return fmt.Errorf("resolver: %w", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("resolver: %w", err)
+	}
+	defer r.Close()
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		w.Close()
+		return fmt.Errorf("resolver: %w", err)
+	}
+	defer devnull.Close()
+	cmd := exec.Command(m.self, ResolverArg, m.dataRoot, m.execRoot, n.ID)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	cmd.ExtraFiles = []*os.File{w}
+	// A session of its own: the CLI's terminal and its signals are not
+	// the resolver's, and the CLI does not wait for it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return fmt.Errorf("start the resolver of network %s: %w", n.Name, err)
+	}
+	w.Close()
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	line = strings.TrimSpace(line)
+	if line != "ok" {
+		cmd.Wait()
+		if line == "" {
+			line = "it exited before it was ready"
+		}
+		return fmt.Errorf("the resolver of network %s: %s", n.Name, strings.TrimPrefix(line, "error: "))
+	}
+	p, _ := engine.ProcessOf(cmd.Process.Pid)
+	cmd.Process.Release() // it outlives us; PID 1 or a subreaper reaps it
+	data, _ := json.Marshal(p)
+	if err := atomicfile.WriteFile(m.resolverPid(n), data, 0o600); err != nil {
+		p.Signal(unix.SIGKILL)
+		return fmt.Errorf("resolver: %w", err)
+	}
+	return nil
+}
+
+func (m *Manager) readResolver(n *Network) (engine.Process, bool) {
+	var p engine.Process
+	data, err := os.ReadFile(m.resolverPid(n))
+	if err != nil {
+		return p, false
+	}
+	return p, json.Unmarshal(data, &p) == nil
+}
+
+// stopResolver stops the network's resolver (by its PID and start time,
+// never by name) and waits for it to be gone.
+func (m *Manager) stopResolver(n *Network) error {
+	p, ok := m.readResolver(n)
+	if !ok {
+		return nil
+	}
+	if p.Signal(unix.SIGTERM) {
+		p.WaitGone(2 * time.Second)
+		if p.Alive() {
+			p.Signal(unix.SIGKILL)
+			p.WaitGone(2 * time.Second)
+		}
+	}
+	if err := os.Remove(m.resolverPid(n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("resolver: %w", err)
+	}
+	return nil
+}
+
+// records answers a resolver's questions from the endpoint records: a
+// client sees the names of the containers that share a user network with
+// it, each with its address on that shared network.
+type records struct {
+	m     *Manager
+	netID string
+}
+
+func (r *records) client(ip netip.Addr) (*Record, []*Record, bool) {
+	eps, err := r.m.endpoints()
+	if err != nil {
+		return nil, nil, false
+	}
+	for _, ep := range eps {
+		if a, ok := ep.Networks[r.netID]; ok && a.IP == ip.String() {
+			return ep, eps, true
+		}
+	}
+	return nil, nil, false
+}
+
+func (r *records) Lookup(client netip.Addr, name string) ([]netip.Addr, bool) {
+	me, eps, ok := r.client(client)
+	if !ok {
+		return nil, false
+	}
+	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	var out []netip.Addr
+	for _, ep := range eps {
+		for id, a := range ep.Networks {
+			mine, shared := me.Networks[id]
+			if !shared || mine.Network == DefaultName || a.IP == "" {
+				continue
+			}
+			if matches(ep, a, name) {
+				if ip, err := netip.ParseAddr(a.IP); err == nil && !containsAddr(out, ip) {
+					out = append(out, ip)
+				}
+			}
+		}
+	}
+	return out, true
+}
+
+func (r *records) Reverse(client netip.Addr, ip netip.Addr) (string, bool) {
+	me, eps, ok := r.client(client)
+	if !ok {
+		return "", false
+	}
+	for _, ep := range eps {
+		for id, a := range ep.Networks {
+			if mine, shared := me.Networks[id]; shared && mine.Network != DefaultName && a.IP == ip.String() {
+				return ep.Name + "." + a.Network, true
+			}
+		}
+	}
+	return "", false
+}
+
+func (r *records) Upstreams(client netip.Addr) []string {
+	me, _, ok := r.client(client)
+	if !ok {
+		return nil
+	}
+	return me.Upstreams
+}
+
+// matches: a container answers to its name, its short ID and its aliases
+// on the network (Docker's DNSNames).
+func matches(ep *Record, a *Attachment, name string) bool {
+	if strings.ToLower(ep.Name) == name || (len(ep.ContainerID) >= 12 && ep.ContainerID[:12] == name) {
+		return true
+	}
+	for _, al := range a.Aliases {
+		if strings.ToLower(al) == name {
+			return true
+		}
+	}
+	return false
+}
+
+func containsAddr(s []netip.Addr, a netip.Addr) bool {
+	for _, x := range s {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
