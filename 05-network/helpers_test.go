@@ -108,7 +108,9 @@ func (b *nbox) ip(ctr, net string) string {
 // fetch runs wget in a throwaway container on the network.
 func (b *nbox) fetch(net, url string) testkit.Result {
 	b.t.Helper()
-	return b.run("run", "--rm", "--network", net, "busybox", "timeout", "4", "wget", "-q", "-O", "-", url)
+	// timeout runs wget as its child's victim: not as PID 1, which a
+	// signal without a handler does not end.
+	return b.run("run", "--rm", "--network", net, "busybox", "sh", "-c", "timeout 4 wget -q -O - "+url+"; exit $?")
 }
 
 // hostGet fetches url from the sandbox's own namespace (the "host").

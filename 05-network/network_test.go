@@ -263,7 +263,7 @@ func TestHostNoneContainer(t *testing.T) {
 
 	web := random("web")
 	b.web(web)
-	r = b.run("run", "--rm", "--network", "container:"+web, "busybox", "timeout", "4", "wget", "-q", "-O", "-", "http://127.0.0.1/")
+	r = b.run("run", "--rm", "--network", "container:"+web, "busybox", "sh", "-c", "timeout 4 wget -q -O - http://127.0.0.1/; exit $?")
 	require.Equal(t, 0, r.Code, r.Stderr)
 	assert.Equal(t, "hello from "+web+"\n", r.Stdout)
 	b.ok("rm", "-f", web)
