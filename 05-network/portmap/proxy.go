@@ -78,6 +78,11 @@ type udpSession struct {
 // the ports bound so far are closed and the error says which one, in
 // Docker's words: "Bind for 0.0.0.0:8080 failed: port is already
 // allocated". Nothing flows until Serve.
+//
+// The sockets, those bound here and those that Serve's goroutines open
+// towards the container, are in the network namespace of the thread that
+// makes them: call Listen and Serve from a process in the host's namespace
+// (the monitor), not from a thread that entered another one with setns.
 func Listen(bs []Binding, target netip.Addr) (*Proxy, []Binding, error) {
 	if !target.Is4() {
 		return nil, nil, fmt.Errorf("publish ports: the container's address %v is not IPv4", target)
