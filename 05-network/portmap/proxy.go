@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/ipv4"
 )
 
 // ErrPortAllocated is what a bind that found its port taken wraps, and
@@ -51,15 +53,22 @@ type tcpPort struct {
 
 type udpPort struct {
 	pc       *net.UDPConn
+	p4       *ipv4.PacketConn // pc, with IP_PKTINFO
 	to       netip.AddrPort
 	mu       sync.Mutex
-	sessions map[netip.AddrPort]*udpSession
+	sessions map[udpKey]*udpSession
+}
+
+// udpKey names a session: the client, and the host address it sent to.
+type udpKey struct {
+	client netip.AddrPort
+	local  netip.Addr // invalid when the kernel did not say
 }
 
 type udpSession struct {
-	client netip.AddrPort
-	conn   *net.UDPConn // connected to the container's port
-	last   time.Time    // the last datagram either way, under udpPort.mu
+	key  udpKey
+	conn *net.UDPConn // connected to the container's port
+	last time.Time    // the last datagram either way, under udpPort.mu
 }
 
 // Listen binds every binding's host port (all of them, before it returns)
@@ -69,6 +78,11 @@ type udpSession struct {
 // the ports bound so far are closed and the error says which one, in
 // Docker's words: "Bind for 0.0.0.0:8080 failed: port is already
 // allocated". Nothing flows until Serve.
+//
+// The sockets, those bound here and those that Serve's goroutines open
+// towards the container, are in the network namespace of the thread that
+// makes them: call Listen and Serve from a process in the host's namespace
+// (the monitor), not from a thread that entered another one with setns.
 func Listen(bs []Binding, target netip.Addr) (*Proxy, []Binding, error) {
 	if !target.Is4() {
 		return nil, nil, fmt.Errorf("publish ports: the container's address %v is not IPv4", target)
@@ -214,7 +228,17 @@ func (p *Proxy) listen(proto string, at, to netip.AddrPort) error {
 	if err != nil {
 		return err
 	}
-	p.udp = append(p.udp, &udpPort{pc: pc, to: to, sessions: map[netip.AddrPort]*udpSession{}})
+	// A socket bound to 0.0.0.0 answers from the address the kernel's
+	// routing picks for the client, which need not be the one the client
+	// sent to (a container that sent to the host's eth0 address would get
+	// the bridge's address back, and drop it). IP_PKTINFO tells each
+	// datagram's destination, and the answer is sent from it.
+	p4 := ipv4.NewPacketConn(pc)
+	if err := p4.SetControlMessage(ipv4.FlagDst, true); err != nil {
+		_ = pc.Close()
+		return fmt.Errorf("udp %v: IP_PKTINFO: %w", at, err)
+	}
+	p.udp = append(p.udp, &udpPort{pc: pc, p4: p4, to: to, sessions: map[udpKey]*udpSession{}})
 	return nil
 }
 
@@ -330,7 +354,7 @@ func (p *Proxy) readLoop(u *udpPort) {
 	defer p.wg.Done()
 	buf := make([]byte, 65535)
 	for {
-		n, from, err := u.pc.ReadFromUDPAddrPort(buf)
+		n, cm, src, err := u.p4.ReadFrom(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -342,7 +366,18 @@ func (p *Proxy) readLoop(u *udpPort) {
 				continue // e.g. an ICMP error queued on the socket: the next datagram is fine
 			}
 		}
-		s := p.session(u, from)
+		from, ok := src.(*net.UDPAddr)
+		if !ok {
+			continue
+		}
+		key := udpKey{client: from.AddrPort()}
+		key.client = netip.AddrPortFrom(key.client.Addr().Unmap(), key.client.Port())
+		if cm != nil {
+			if dst, ok := netip.AddrFromSlice(cm.Dst); ok {
+				key.local = dst.Unmap()
+			}
+		}
+		s := p.session(u, key)
 		if s == nil {
 			continue
 		}
@@ -352,12 +387,12 @@ func (p *Proxy) readLoop(u *udpPort) {
 	}
 }
 
-// session returns from's session, touched, opening it if it is new; nil
+// session returns key's session, touched, opening it if it is new; nil
 // if the container cannot be reached or the proxy is closing.
-func (p *Proxy) session(u *udpPort, from netip.AddrPort) *udpSession {
+func (p *Proxy) session(u *udpPort, key udpKey) *udpSession {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if s := u.sessions[from]; s != nil {
+	if s := u.sessions[key]; s != nil {
 		s.last = time.Now()
 		return s
 	}
@@ -369,26 +404,31 @@ func (p *Proxy) session(u *udpPort, from netip.AddrPort) *udpSession {
 		_ = c.Close()
 		return nil
 	}
-	s := &udpSession{client: from, conn: c, last: time.Now()}
+	s := &udpSession{key: key, conn: c, last: time.Now()}
 	if !p.goTracked(func() { p.replyLoop(u, s) }) {
 		p.untrack(c)
 		return nil
 	}
-	u.sessions[from] = s
+	u.sessions[key] = s
 	return s
 }
 
 // replyLoop sends the container's datagrams back to the session's client
-// from the published port, and ends the session when it has been idle for
-// udpIdle.
+// from the published port (and the address the client sent to), and ends
+// the session when it has been idle for udpIdle.
 func (p *Proxy) replyLoop(u *udpPort, s *udpSession) {
 	defer p.untrack(s.conn)
 	buf := make([]byte, 65535)
+	client := net.UDPAddrFromAddrPort(s.key.client)
+	var from *ipv4.ControlMessage
+	if s.key.local.Is4() && !s.key.local.IsMulticast() && s.key.local != netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		from = &ipv4.ControlMessage{Src: s.key.local.AsSlice()}
+	}
 	for {
 		u.mu.Lock()
 		deadline := s.last.Add(p.udpIdle)
 		if !time.Now().Before(deadline) {
-			delete(u.sessions, s.client) // under the lock: no datagram is handed to it any more
+			delete(u.sessions, s.key) // under the lock: no datagram is handed to it any more
 			u.mu.Unlock()
 			return
 		}
@@ -405,8 +445,8 @@ func (p *Proxy) replyLoop(u *udpPort, s *udpSession) {
 			continue // the loop's head decides whether it idled out
 		case err != nil:
 			u.mu.Lock()
-			if u.sessions[s.client] == s {
-				delete(u.sessions, s.client)
+			if u.sessions[s.key] == s {
+				delete(u.sessions, s.key)
 			}
 			u.mu.Unlock()
 			return
@@ -414,8 +454,15 @@ func (p *Proxy) replyLoop(u *udpPort, s *udpSession) {
 		u.mu.Lock()
 		s.last = time.Now()
 		u.mu.Unlock()
-		if _, err := u.pc.WriteToUDPAddrPort(buf[:n], s.client); errors.Is(err, net.ErrClosed) {
+		_, err = u.p4.WriteTo(buf[:n], from, client)
+		if errors.Is(err, net.ErrClosed) {
 			return
+		}
+		if err != nil && from != nil {
+			// A source the kernel refuses (a subnet's broadcast address
+			// the client sent to): answer from the routing's choice.
+			from = nil
+			_, _ = u.p4.WriteTo(buf[:n], nil, client)
 		}
 	}
 }

@@ -77,8 +77,10 @@ func udpEcho(t *testing.T, tag string) uint16 {
 
 // tcpRoundTrip sends msg through 127.0.0.1:port, half-closes, and returns
 // the whole answer.
-func tcpRoundTrip(port uint16, msg []byte) ([]byte, error) {
-	c, err := net.DialTimeout("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))), 5*time.Second)
+func tcpRoundTrip(port uint16, msg []byte) ([]byte, error) { return tcpRoundTripTo(lo, port, msg) }
+
+func tcpRoundTripTo(ip netip.Addr, port uint16, msg []byte) ([]byte, error) {
+	c, err := net.DialTimeout("tcp4", netip.AddrPortFrom(ip, port).String(), 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +286,7 @@ func TestProxyUDPSessionKeptByTraffic(t *testing.T) {
 	require.NoError(t, err)
 	u := p.udp[0]
 	u.mu.Lock()
-	first := u.sessions[netip.AddrPortFrom(lo, uint16(c.LocalAddr().(*net.UDPAddr).Port))]
+	first := u.sessions[udpKey{client: netip.AddrPortFrom(lo, uint16(c.LocalAddr().(*net.UDPAddr).Port)), local: lo}]
 	u.mu.Unlock()
 	require.NotNil(t, first)
 	// Traffic every 100ms for well over the idle time keeps one session.
