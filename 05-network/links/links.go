@@ -259,6 +259,9 @@ func EnsureVLAN(parent string, id int) (name string, created bool, err error) {
 	la.Name = name
 	la.ParentIndex = p.Attrs().Index
 	if err := netlink.LinkAdd(&netlink.Vlan{LinkAttrs: la, VlanId: id}); err != nil {
+		if errors.Is(err, unix.EOPNOTSUPP) {
+			return "", false, fmt.Errorf("create VLAN %s: this kernel has no 802.1Q support: load it (modprobe 8021q) or use parent=%s without .VLAN", name, parent)
+		}
 		return "", false, fmt.Errorf("create VLAN %s: %w", name, err)
 	}
 	l, err := netlink.LinkByName(name)
