@@ -179,6 +179,9 @@ func parseResolvConf(b []byte) resolvConf {
 			if f[0] == "domain" && len(f) > 2 {
 				rc.search = f[1:2]
 			}
+			if len(rc.search) == 0 {
+				rc.search = nil // a bare "search" clears the list
+			}
 		case "options":
 			rc.options = append(rc.options, f[1:]...)
 		}

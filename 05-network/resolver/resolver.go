@@ -83,8 +83,8 @@ func Serve(addrs []string, rec Records) (*Server, error) {
 	started := make(chan struct{}, 2*len(bound))
 	for _, p := range bound {
 		s.servers = append(s.servers,
-			&dns.Server{PacketConn: p.pc, Handler: s, UDPSize: dns.DefaultMsgSize, NotifyStartedFunc: func() { started <- struct{}{} }},
-			&dns.Server{Listener: p.l, Handler: s, NotifyStartedFunc: func() { started <- struct{}{} }})
+			&dns.Server{PacketConn: p.pc, Handler: dns.HandlerFunc(s.serveDNS), UDPSize: dns.DefaultMsgSize, NotifyStartedFunc: func() { started <- struct{}{} }},
+			&dns.Server{Listener: p.l, Handler: dns.HandlerFunc(s.serveDNS), NotifyStartedFunc: func() { started <- struct{}{} }})
 	}
 	failed := make(chan error, len(s.servers))
 	for _, srv := range s.servers {
@@ -162,9 +162,9 @@ func (s *Server) Close() error {
 	return errors.Join(errs...)
 }
 
-// ServeDNS answers one query (dns.Handler): refused for a stranger, from
+// serveDNS answers one query: refused for a stranger, from
 // the records for our names, from the upstreams for the rest.
-func (s *Server) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
+func (s *Server) serveDNS(w dns.ResponseWriter, q *dns.Msg) {
 	udp := w.LocalAddr().Network() == "udp"
 	resp := s.answer(q, clientAddr(w.RemoteAddr()), udp)
 	if udp {

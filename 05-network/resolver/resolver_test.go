@@ -425,6 +425,7 @@ func TestServeUpstreamFailures(t *testing.T) {
 		assert.Equal(t, dns.RcodeServerFailure, r.Rcode)
 	})
 	t.Run("itself as upstream is skipped", func(t *testing.T) {
+		withTimeout(t, 2*time.Second) // a loop would wait this long at least
 		rec := newFake()
 		s, err := Serve([]string{"127.0.0.1:0"}, rec)
 		require.NoError(t, err)
@@ -433,7 +434,7 @@ func TestServeUpstreamFailures(t *testing.T) {
 		start := time.Now()
 		r := ask(t, s.Addrs()[0], clientWeb, "udp", question("example.com.", dns.TypeA))
 		assert.Equal(t, dns.RcodeServerFailure, r.Rcode)
-		assert.Less(t, time.Since(start), 300*time.Millisecond, "no loop, no wait")
+		assert.Less(t, time.Since(start), time.Second, "no loop, no wait")
 	})
 }
 
