@@ -284,6 +284,18 @@ func dial(t *testing.T, ns testkit.Netns, addr string, timeout time.Duration) er
 	return err
 }
 
+// peer is the next peer address a listener recorded.
+func peer(t *testing.T, peers <-chan string) string {
+	t.Helper()
+	select {
+	case p := <-peers:
+		return p
+	case <-time.After(5 * time.Second):
+		t.Fatal("no connection arrived")
+		return ""
+	}
+}
+
 func reaches(t *testing.T, from testkit.Netns, to string) {
 	t.Helper()
 	assert.NoError(t, dial(t, from, to, 5*time.Second), "%s → %s", from.Path, to)
@@ -311,9 +323,9 @@ func TestTrafficMasqueradeAndIsolation(t *testing.T) {
 
 	l.sync(net1, net2)
 	reaches(t, c1, out)
-	assert.Equal(t, l.outside.Sandbox.String(), <-outPeers, "the outside sees the sandbox's address, not the container's")
+	assert.Equal(t, l.outside.Sandbox.String(), peer(t, outPeers), "the outside sees the sandbox's address, not the container's")
 	reaches(t, c2, out)
-	assert.Equal(t, l.outside.Sandbox.String(), <-outPeers)
+	assert.Equal(t, l.outside.Sandbox.String(), peer(t, outPeers))
 	blocked(t, c1, at2) // isolation between two minibox bridges
 
 	// Nothing from outside gets into a network uninvited, even with a
@@ -330,9 +342,9 @@ func TestTrafficMasqueradeAndIsolation(t *testing.T) {
 	// traffic passes, unmasqueraded.
 	l.sync()
 	reaches(t, c1, at2)
-	assert.Equal(t, "10.1.1.2", <-peers2)
+	assert.Equal(t, "10.1.1.2", peer(t, peers2))
 	reaches(t, l.outside.Netns, at2)
-	assert.Equal(t, l.outside.Addr.String(), <-peers2)
+	assert.Equal(t, l.outside.Addr.String(), peer(t, peers2))
 }
 
 func TestTrafficInternal(t *testing.T) {
@@ -385,6 +397,9 @@ func TestTrafficForwardDrop(t *testing.T) {
 	l.bridge(net1)
 	c1 := l.container(net1, "10.1.1.2")
 	c1b := l.container(net1, "10.1.1.3")
+	l.bridge(netI)
+	ci := l.container(netI, "10.1.3.2")
+	ci2 := l.container(netI, "10.1.3.3")
 	hostBridgeNF, hostErr := os.ReadFile(BridgeNFPath)
 	brnf := false
 	l.host.Do(t, func() {
@@ -401,23 +416,28 @@ func TestTrafficForwardDrop(t *testing.T) {
 	}
 	out, outPeers := listen(t, l.outside.Netns, l.outside.Addr.String())
 	atB, _ := listen(t, c1b, "10.1.1.3")
+	atI2, _ := listen(t, ci2, "10.1.3.3")
 
 	l.host.Do(t, func() { require.NoError(t, os.WriteFile(IPForwardPath, []byte("1"), 0o644)) })
 	blocked(t, c1, out) // the policy drop, before Sync
 	if brnf {
 		blocked(t, c1, atB)
+		blocked(t, ci, atI2)
 	}
 
-	l.sync(net1)
+	l.sync(net1, netI)
 	reaches(t, c1, out)
-	assert.Equal(t, l.outside.Sandbox.String(), <-outPeers)
+	assert.Equal(t, l.outside.Sandbox.String(), peer(t, outPeers))
+	blocked(t, ci, out)
 	if brnf {
 		reaches(t, c1, atB)
+		reaches(t, ci, atI2) // an internal network has no `iifname BR accept`: its own rule
 	}
 
 	l.sync()
 	blocked(t, c1, out)
 	if brnf {
 		blocked(t, c1, atB)
+		blocked(t, ci, atI2)
 	}
 }

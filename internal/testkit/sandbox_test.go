@@ -206,3 +206,29 @@ func TestSandboxGoneAfterCleanup(t *testing.T) {
 	require.Len(t, f.errs, 1, f.errs)
 	assert.Contains(t, f.errs[0], "still in network namespace "+s.Path)
 }
+
+// TestSnapshotSeesFirewallChanges: a rule added to (or taken from) the
+// namespace's ruleset is residue. Done in a sandbox, never on the host.
+func TestSnapshotSeesFirewallChanges(t *testing.T) {
+	Root(t)
+	s := NewSandbox(t)
+	s.Do(t, func() {
+		before, err := Snapshot()
+		require.NoError(t, err)
+		s.ForwardDrop(t)
+		mid, err := Snapshot()
+		require.NoError(t, err)
+		assert.Equal(t, []string{
+			"nft: table ip filter chain FORWARD type=filter hook=2 priority=0 policy=0",
+			"nft: table ip filter flags=0",
+		}, mid.NewSince(before))
+		c, err := nftables.New()
+		require.NoError(t, err)
+		c.DelTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: "filter"})
+		require.NoError(t, c.Flush())
+		after, err := Snapshot()
+		require.NoError(t, err)
+		assert.Empty(t, after.NewSince(before))
+		assert.Len(t, before.NewSince(mid), 2, "what was taken away is listed too")
+	})
+}
