@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/vishvananda/netlink"
 
 	"minibox/04-storage/containerfs"
+	"minibox/04-storage/engine"
 	"minibox/04-storage/storage"
 	"minibox/05-network/ipam"
 	"minibox/05-network/network"
@@ -136,23 +138,70 @@ func (b *nbox) hostGet(addr string) (string, error) {
 // links are the sandbox's interfaces.
 func (b *nbox) links() []string {
 	b.t.Helper()
-	r := testkit.RunCommand(b.t, b.sb.Command("ip", "-o", "link", "show"))
-	require.Equal(b.t, 0, r.Code, r.Stderr)
 	var names []string
-	for _, l := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
-		f := strings.Fields(l)
-		if len(f) > 1 {
-			names = append(names, strings.SplitN(strings.TrimSuffix(f[1], ":"), "@", 2)[0])
+	b.sb.Do(b.t, func() {
+		ls, err := netlink.LinkList()
+		require.NoError(b.t, err)
+		for _, l := range ls {
+			names = append(names, l.Attrs().Name)
 		}
-	}
+	})
 	return names
 }
 
-// ruleset is the sandbox's nftables ruleset.
+// veth makes a veth pair in the sandbox, both ends up (a wire for macvlan
+// to hang from, or an interface only this "host" has).
+func (b *nbox) veth(name string) {
+	b.t.Helper()
+	b.sb.Do(b.t, func() {
+		la := netlink.NewLinkAttrs()
+		la.Name = name
+		require.NoError(b.t, netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: name + "p"}))
+		for _, n := range []string{name, name + "p"} {
+			l, err := netlink.LinkByName(n)
+			require.NoError(b.t, err)
+			require.NoError(b.t, netlink.LinkSetUp(l))
+		}
+	})
+	b.t.Cleanup(func() { b.delLink(name) })
+}
+
+func (b *nbox) delLink(name string) {
+	b.sb.Do(b.t, func() {
+		if l, err := netlink.LinkByName(name); err == nil {
+			netlink.LinkDel(l)
+		}
+	})
+}
+
+// vlanWorks says whether the kernel makes 802.1Q sub-interfaces.
+func (b *nbox) vlanWorks(parent string) bool {
+	ok := false
+	b.sb.Do(b.t, func() {
+		p, err := netlink.LinkByName(parent)
+		require.NoError(b.t, err)
+		la := netlink.NewLinkAttrs()
+		la.Name, la.ParentIndex = "probe.7", p.Attrs().Index
+		if netlink.LinkAdd(&netlink.Vlan{LinkAttrs: la, VlanId: 7}) == nil {
+			ok = true
+			if l, err := netlink.LinkByName("probe.7"); err == nil {
+				netlink.LinkDel(l)
+			}
+		}
+	})
+	return ok
+}
+
+// ruleset is the sandbox's nftables ruleset, a line per rule.
 func (b *nbox) ruleset() string {
-	r := testkit.RunCommand(b.t, b.sb.Command("nft", "list", "ruleset"))
-	require.Equal(b.t, 0, r.Code, r.Stderr)
-	return r.Stdout
+	b.t.Helper()
+	var lines []string
+	b.sb.Do(b.t, func() {
+		var err error
+		lines, err = testkit.NftRuleset()
+		require.NoError(b.t, err)
+	})
+	return strings.Join(lines, "\n")
 }
 
 // noneOfOurs checks that nothing of minibox's is left in the sandbox:
@@ -176,6 +225,18 @@ func (b *nbox) noneOfOurs() {
 		require.NoError(b.t, err)
 		require.Empty(b.t, owners, "addresses still allocated in %s", f)
 	}
+}
+
+// monitors are the PIDs of this box's container monitors.
+func (b *nbox) monitors() []int {
+	var out []int
+	for _, pid := range testkit.AllPIDs() {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && strings.Contains(string(cmdline), engine.MonitorArg+"\x00"+b.data+"\x00") {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // resolvers are the PIDs of this box's resolvers.

@@ -64,13 +64,54 @@ func RunResolver() {
 	if err != nil {
 		fail(fmt.Errorf("resolver of network %s: %w", n.Name, err))
 	}
+	// The resolver records itself before it says it is ready: a CLI
+	// killed after starting it cannot leave a resolver nobody can find.
+	self, _ := engine.ProcessOf(os.Getpid())
+	data, _ := json.Marshal(self)
+	if err := atomicfile.WriteFile(m.resolverPid(n), data, 0o600); err != nil {
+		fail(fmt.Errorf("resolver: %w", err))
+	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	fmt.Fprintln(ready, "ok")
 	ready.Close()
-	<-sigs
+	tick := time.NewTicker(time.Second)
+	for done := false; !done; {
+		select {
+		case <-sigs:
+			done = true
+		case <-tick.C:
+			// Daemonless means nobody else watches us: once the network
+			// has no container (its last one's remover was killed before
+			// it stopped us) or is gone, we go.
+			done = m.resolverIdle(n, self)
+		}
+	}
 	srv.Close()
 	os.Exit(0)
+}
+
+// resolverIdle says (under the network lock, so that no start races it)
+// whether the resolver self of n has nothing left to serve; if so it
+// removes its own record.
+func (m *Manager) resolverIdle(n *Network, self engine.Process) bool {
+	l, err := m.lock()
+	if err != nil {
+		return false
+	}
+	defer l.Unlock()
+	_, err = os.Stat(m.netFile(n.ID))
+	gone := errors.Is(err, os.ErrNotExist)
+	if !gone {
+		users, err := m.users(n.ID)
+		if err != nil || len(users) > 0 {
+			return false
+		}
+	}
+	if p, ok := m.readResolver(n); ok && p == self {
+		os.Remove(m.resolverPid(n))
+	}
+	return true
 }
 
 func (m *Manager) resolverPid(n *Network) string {
@@ -120,13 +161,7 @@ func (m *Manager) startResolver(n *Network, gw netip.Addr) error {
 		}
 		return fmt.Errorf("the resolver of network %s: %s", n.Name, strings.TrimPrefix(line, "error: "))
 	}
-	p, _ := engine.ProcessOf(cmd.Process.Pid)
 	cmd.Process.Release() // it outlives us; PID 1 or a subreaper reaps it
-	data, _ := json.Marshal(p)
-	if err := atomicfile.WriteFile(m.resolverPid(n), data, 0o600); err != nil {
-		p.Signal(unix.SIGKILL)
-		return fmt.Errorf("resolver: %w", err)
-	}
 	return nil
 }
 

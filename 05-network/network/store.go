@@ -389,7 +389,11 @@ func (m *Manager) removeLocked(n *Network) error {
 		return fmt.Errorf("remove network %s: %w", n.Name, err)
 	}
 	os.RemoveAll(filepath.Join(m.execRoot, "networks", n.ID))
-	return nil
+	nets, err := m.list()
+	if err != nil {
+		return err
+	}
+	return m.syncFirewall(nets)
 }
 
 // Prune removes every user network no running container uses and returns

@@ -120,3 +120,8 @@ func familyName(f nftables.TableFamily) string {
 	}
 	return fmt.Sprintf("family%d", f)
 }
+
+// NftRuleset is the nftables ruleset of the calling thread's network
+// namespace, one line per table, chain, set and rule (see Residue); inside
+// Netns.Do it is that namespace's.
+func NftRuleset() ([]string, error) { return nftRuleset() }
