@@ -103,7 +103,8 @@ func TestSandboxOutside(t *testing.T) {
 		done <- c.RemoteAddr().(*net.TCPAddr).IP.String() + " " + line
 	}()
 	port := tcp.Addr().(*net.TCPAddr).Port
-	cmd := s.Command("bash", "-c", fmt.Sprintf("echo hi >/dev/tcp/%s/%d", o.Addr, port))
+	// busybox's nc: the VM test's guest has busybox and nothing else.
+	cmd := s.Command("busybox", "sh", "-c", fmt.Sprintf("echo hi | busybox nc %s %d", o.Addr, port))
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
 	select {
