@@ -78,7 +78,9 @@ func TestIsolationInternalConnect(t *testing.T) {
 	// A long-lived client on c, connected to a live.
 	cl := random("cl")
 	b.ok("run", "-d", "--name", cl, "--network", c, "busybox", "sleep", "600")
-	get := func(url string) testkit.Result { return b.run("exec", cl, "timeout", "4", "wget", "-q", "-O", "-", url) }
+	get := func(url string) testkit.Result {
+		return b.run("exec", cl, "timeout", "4", "wget", "-q", "-O", "-", url)
+	}
 	assert.NotEqual(t, 0, get("http://"+wa+"/").Code)
 	b.ok("network", "connect", "--alias", "second", a, cl)
 	r = get("http://" + wa + "/")
