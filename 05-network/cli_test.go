@@ -152,3 +152,14 @@ func TestKillMidSetup(t *testing.T) {
 	t.Logf("%d of %d kills landed inside run", landed, rounds)
 	assert.NotZero(t, landed, "no kill landed inside run: the test proves nothing")
 }
+
+// doctor looks at what lesson 05 needs and changes nothing.
+func TestDoctor(t *testing.T) {
+	b := newNbox(t)
+	before := b.ruleset()
+	r := b.run("doctor")
+	for _, want := range []string{"ip_forward", "firewall backend", "br_netfilter"} {
+		assert.Contains(t, r.Stdout, want)
+	}
+	assert.Equal(t, before, b.ruleset())
+}

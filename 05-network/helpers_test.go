@@ -215,7 +215,7 @@ func (b *nbox) noneOfOurs() {
 	require.NotContains(b.t, b.ruleset(), "minibox", "firewall rules left")
 	ents, _ := os.ReadDir(filepath.Join(b.exec, "netns"))
 	require.Empty(b.t, ents, "network namespaces left")
-	eps, _ := os.ReadDir(filepath.Join(b.data, "networks", "endpoints"))
+	eps, _ := os.ReadDir(filepath.Join(b.exec, "endpoints"))
 	require.Empty(b.t, eps, "endpoint records left")
 	require.Empty(b.t, b.resolvers(), "resolvers left")
 	ipamDir := filepath.Join(b.data, "networks", "ipam")

@@ -33,7 +33,7 @@ type Manager struct {
 
 // New opens the network records under the engine's roots.
 func New(dataRoot, execRoot, self string) (*Manager, error) {
-	for _, d := range []string{filepath.Join(dataRoot, "networks", "nets"), filepath.Join(dataRoot, "networks", "endpoints"),
+	for _, d := range []string{filepath.Join(dataRoot, "networks", "nets"), filepath.Join(execRoot, "endpoints"),
 		filepath.Join(dataRoot, "networks", "ipam"), filepath.Join(execRoot, "netns"), filepath.Join(execRoot, "netfiles"),
 		filepath.Join(execRoot, "networks")} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
@@ -287,6 +287,12 @@ func (m *Manager) Detach(c *engine.Container) error {
 			errs = append(errs, err)
 		}
 	}
+	// A writer killed halfway leaves its temporary file (atomicfile's
+	// .NAME.tmp-*) beside the record.
+	tmps, _ := filepath.Glob(filepath.Join(filepath.Dir(m.recordFile(c.ID)), "."+c.ID+".json.tmp-*"))
+	for _, f := range tmps {
+		os.Remove(f)
+	}
 	return errors.Join(errs...)
 }
 
@@ -415,7 +421,7 @@ func endpointID(cid, nid string) string {
 }
 
 func (m *Manager) recordFile(cid string) string {
-	return filepath.Join(m.dataRoot, "networks", "endpoints", cid+".json")
+	return filepath.Join(m.execRoot, "endpoints", cid+".json")
 }
 
 func (m *Manager) record(cid string) (*Record, error) {
@@ -443,7 +449,7 @@ func (m *Manager) saveRecord(r *Record) error {
 
 // endpoints are all records (the resolver's and inspect's view).
 func (m *Manager) endpoints() ([]*Record, error) {
-	dir := filepath.Join(m.dataRoot, "networks", "endpoints")
+	dir := filepath.Join(m.execRoot, "endpoints")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list endpoints: %w", err)

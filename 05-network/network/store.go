@@ -8,8 +8,9 @@
 //
 //	DATA/networks/nets/ID.json        a network
 //	DATA/networks/ipam/               the address allocator's records
-//	DATA/networks/endpoints/CID.json  a container's attachments (the resolver reads them)
 //	DATA/networks/lock                held to change networks, bridges, rules, resolvers
+//	EXEC/endpoints/CID.json           a running container's attachments (the resolver
+//	                                  reads them; under EXEC, so a reboot forgets them)
 //	EXEC/netns/CID                    a container's network namespace
 //	EXEC/networks/ID/resolver.pid     the network's resolver
 //	EXEC/netfiles/CID/                its hosts, hostname, resolv.conf
