@@ -361,3 +361,26 @@ func TestDNSFiles(t *testing.T) {
 	got = b.ok("run", "--rm", "--dns", out.Addr.String(), "busybox", "nslookup", "far.example")
 	assert.Contains(t, got, "10.9.8.7")
 }
+
+// connect on a created container is kept for its start: it comes up on
+// both networks; disconnect while stopped drops one.
+func TestConnectBeforeStart(t *testing.T) {
+	b := newNbox(t)
+	a, c := random("a"), random("c")
+	b.ok("network", "create", "--subnet", "10.131.0.0/24", a)
+	b.ok("network", "create", "--subnet", "10.132.0.0/24", c)
+	ctr := random("ctr")
+	b.ok("create", "--name", ctr, "--network", a, "busybox", "sleep", "600")
+	b.ok("network", "connect", "--ip", "10.132.0.9", c, ctr)
+	b.ok("start", ctr)
+	addrs := b.ok("exec", ctr, "ip", "-o", "-4", "addr")
+	assert.Contains(t, addrs, "eth0    inet 10.131.0.")
+	assert.Contains(t, addrs, "eth1    inet 10.132.0.9/24")
+	r := b.run("network", "connect", c, ctr)
+	assert.NotEqual(t, 0, r.Code, "connected twice")
+	b.ok("stop", "-t", "1", ctr)
+	b.ok("network", "disconnect", c, ctr)
+	b.ok("start", ctr)
+	assert.NotContains(t, b.ok("exec", ctr, "ip", "-o", "-4", "addr"), "eth1")
+	b.ok("rm", "-f", ctr)
+}
