@@ -1,21 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"minibox/01-namespaces/cli"
-	"minibox/04-storage/storage"
-	"minibox/internal/busybox"
+	"minibox/04-storage/demorun"
 )
 
 // newDemoCmd shows lesson 05 in one go, in a minibox installation of its
@@ -31,17 +26,13 @@ func newDemoCmd() *cobra.Command {
 			if err := cli.RequireRoot(); err != nil {
 				return err
 			}
-			self, err := os.Executable()
-			if err != nil {
-				return cli.Fail(fmt.Errorf("find this program: %w", err))
-			}
-			dir, err := os.MkdirTemp("", "minibox-demo-")
+			r, err := demorun.New(cmd.OutOrStdout())
 			if err != nil {
 				return cli.Fail(err)
 			}
-			d := &demo{out: cmd.OutOrStdout(), self: self, dir: dir}
+			d := &demo{r}
 			err = d.run()
-			if cerr := d.cleanup(); err == nil && cerr != nil {
+			if cerr := r.Cleanup([]string{"network", "rm", "demo-net"}); err == nil && cerr != nil {
 				err = cerr
 			}
 			if err != nil {
@@ -52,80 +43,53 @@ func newDemoCmd() *cobra.Command {
 	}
 }
 
-type demo struct {
-	out  io.Writer
-	self string
-	dir  string
-}
+type demo struct{ *demorun.Demo }
 
 const webCmd = "mkdir -p /www && echo hello from $(hostname) > /www/index.html && exec httpd -f -p 80 -h /www"
 
 func (d *demo) run() error {
-	fmt.Fprintf(d.out, "A minibox of its own for the demo: every command below is\n"+
-		"  %s --data-root %s/data --exec-root %s/run ...\n"+
-		"(all of it is removed at the end).\n\n", d.self, d.dir, d.dir)
-	rootfs := filepath.Join(d.dir, "busybox")
-	if err := os.Mkdir(rootfs, 0o755); err != nil {
-		return err
-	}
-	if err := busybox.Build(rootfs); err != nil {
-		return err
-	}
-	tarPath := filepath.Join(d.dir, "busybox.tar")
-	f, err := os.Create(tarPath)
+	d.Intro()
+	tarPath, err := d.BusyboxTar()
 	if err != nil {
 		return err
 	}
-	_, err = storage.WriteTar(f, rootfs)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("tar the busybox root: %w", err)
-	}
-	fmt.Fprintln(d.out, "A user-defined network, a web server on it, and a client that finds it by name:")
-	for _, s := range [][]string{
-		{"import", tarPath, "busybox"},
-		{"network", "create", "demo-net"},
-		{"run", "-d", "--name", "web", "-h", "web", "--network", "demo-net", "busybox", "sh", "-c", webCmd},
-		{"run", "--rm", "--network", "demo-net", "busybox", "wget", "-q", "-O", "-", "http://web/"},
-	} {
-		if _, err := d.minibox(s...); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintln(d.out, "\nThe name was answered by the network's resolver, at the network's gateway address:")
-	for _, s := range [][]string{
-		{"run", "--rm", "--network", "demo-net", "busybox", "cat", "/etc/resolv.conf"},
-		{"network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} gateway {{.Gateway}}{{end}}", "demo-net"},
-	} {
-		if _, err := d.minibox(s...); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintln(d.out, "\nA port published on the host's loopback (a free one picked), fetched from the host:")
-	if _, err := d.minibox("run", "-d", "--name", "pub", "-h", "pub", "-p", "127.0.0.1::80", "busybox", "sh", "-c", webCmd); err != nil {
+	fmt.Fprintln(d.Out, "A user-defined network, a web server on it, and a client that finds it by name:")
+	if err := d.Steps(
+		[]string{"import", tarPath, "busybox"},
+		[]string{"network", "create", "demo-net"},
+		[]string{"run", "-d", "--name", "web", "-h", "web", "--network", "demo-net", "busybox", "sh", "-c", webCmd},
+		[]string{"run", "--rm", "--network", "demo-net", "busybox", "wget", "-q", "-O", "-", "http://web/"},
+	); err != nil {
 		return err
 	}
-	hostPort, err := d.minibox("port", "pub", "80")
+	fmt.Fprintln(d.Out, "\nThe name was answered by the network's resolver, at the network's gateway address:")
+	if err := d.Steps(
+		[]string{"run", "--rm", "--network", "demo-net", "busybox", "cat", "/etc/resolv.conf"},
+		[]string{"network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} gateway {{.Gateway}}{{end}}", "demo-net"},
+	); err != nil {
+		return err
+	}
+	fmt.Fprintln(d.Out, "\nA port published on the host's loopback (a free one picked), fetched from the host:")
+	if _, err := d.Minibox("run", "-d", "--name", "pub", "-h", "pub", "-p", "127.0.0.1::80", "busybox", "sh", "-c", webCmd); err != nil {
+		return err
+	}
+	hostPort, err := d.Minibox("port", "pub", "80")
 	if err != nil {
 		return err
 	}
 	url := "http://" + strings.TrimSpace(hostPort) + "/"
-	fmt.Fprintf(d.out, "  host$ curl %s\n", url)
+	fmt.Fprintf(d.Out, "  host$ curl %s\n", url)
 	body, err := get(url)
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(d.out, "  "+body)
-	fmt.Fprintln(d.out, "\nEverything goes: the containers, then the network with its bridge, rules and resolver:")
-	for _, s := range [][]string{{"rm", "-f", "web", "pub"}, {"network", "rm", "demo-net"}} {
-		if _, err := d.minibox(s...); err != nil {
-			return err
-		}
+	fmt.Fprint(d.Out, "  "+body)
+	fmt.Fprintln(d.Out, "\nEverything goes: the containers, then the network with its bridge, rules and resolver:")
+	if err := d.Steps([]string{"rm", "-f", "web", "pub"}, []string{"network", "rm", "demo-net"}); err != nil {
+		return err
 	}
-	fmt.Fprintln(d.out, "\nNext: 05-network/README.md walks through the namespace's stack, veth and the bridge, NAT,")
-	fmt.Fprintln(d.out, "-p and the resolver with `ip`, `bridge fdb`, `nft list ruleset` and `tcpdump`.")
+	fmt.Fprintln(d.Out, "\nNext: 05-network/README.md walks through the namespace's stack, veth and the bridge, NAT,")
+	fmt.Fprintln(d.Out, "-p and the resolver with `ip`, `bridge fdb`, `nft list ruleset` and `tcpdump`.")
 	return nil
 }
 
@@ -147,47 +111,4 @@ func get(url string) (string, error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return "", fmt.Errorf("fetch %s: %w", url, last)
-}
-
-func (d *demo) minibox(args ...string) (string, error) {
-	fmt.Fprintf(d.out, "  $ minibox %s\n", shellJoin(args))
-	cmd := exec.Command(d.self, append([]string{"--data-root", filepath.Join(d.dir, "data"), "--exec-root", filepath.Join(d.dir, "run")}, args...)...)
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	err := cmd.Run()
-	for _, l := range strings.SplitAfter(buf.String(), "\n") {
-		if l != "" {
-			fmt.Fprint(d.out, "  "+l)
-		}
-	}
-	if err != nil {
-		return buf.String(), fmt.Errorf("minibox %s: %w", strings.Join(args, " "), err)
-	}
-	return buf.String(), nil
-}
-
-// cleanup removes whatever the demo made, a failed run's too.
-func (d *demo) cleanup() error {
-	roots := []string{"--data-root", filepath.Join(d.dir, "data"), "--exec-root", filepath.Join(d.dir, "run")}
-	if out, err := exec.Command(d.self, append(roots, "ps", "-aq", "--no-trunc")...).Output(); err == nil {
-		for _, id := range strings.Fields(string(out)) {
-			exec.Command(d.self, append(roots, "rm", "-f", "-v", id)...).Run()
-		}
-	}
-	exec.Command(d.self, append(roots, "network", "rm", "demo-net")...).Run()
-	if err := os.RemoveAll(d.dir); err != nil {
-		return fmt.Errorf("remove the demo's roots: %w", err)
-	}
-	return nil
-}
-
-func shellJoin(args []string) string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t'\"$;&|<>(){}*?!\\") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		out[i] = a
-	}
-	return strings.Join(out, " ")
 }
