@@ -67,6 +67,7 @@ var defaultChapters = []string{
 	"02-cgroups/README.md",
 	"03-rootfs/README.md",
 	"04-storage/README.md",
+	"05-network/README.md",
 }
 
 // Command is one `$` line of a block, with what is typed into it and what
