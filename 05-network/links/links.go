@@ -97,7 +97,9 @@ func InNetNS(path string, f func(h *netlink.Handle) error) error {
 		return fmt.Errorf("open the network namespace %s: %w", path, err)
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
+	// NETLINK_ROUTE only: the default asks for XFRM and netfilter sockets
+	// too, which a kernel without those modules refuses.
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("netlink in %s: %w", path, err)
 	}

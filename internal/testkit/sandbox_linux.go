@@ -87,7 +87,9 @@ func (n Netns) handle() (*netlink.Handle, error) {
 		return nil, fmt.Errorf("open network namespace %s: %w", n.Path, err)
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
+	// NETLINK_ROUTE only: the default asks for XFRM and netfilter sockets
+	// too, which a kernel without those modules refuses.
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("netlink handle in %s: %w", n.Path, err)
 	}
