@@ -52,9 +52,14 @@ func TestUserNetworkByIPAndName(t *testing.T) {
 	assert.Equal(t, "hello from "+def+"\n", r.Stdout)
 	r = b.fetch("bridge", "http://"+def+"/")
 	assert.NotEqual(t, 0, r.Code, "a name resolved on the default bridge: %s", r.Stdout)
+	assert.NotContains(t, r.Stdout, "hello")
+	// No resolver of ours there: the host's servers, which the sandbox
+	// cannot reach (the lookup fails or times out, nothing gets out).
+	assert.NotContains(t, b.ok("run", "--rm", "busybox", "cat", "/etc/resolv.conf"), "ndots:0")
 	// ...and not across networks: the user network does not know def.
 	r = b.fetch(net1, "http://"+def+"/")
 	assert.NotEqual(t, 0, r.Code)
+	assert.Contains(t, r.Stderr, "bad address")
 
 	b.ok("rm", "-f", web, def)
 	waitFor(t, "the resolver to stop with the network's last container", func() bool { return len(b.resolvers()) == 0 })
@@ -92,6 +97,12 @@ func TestIsolationInternalConnect(t *testing.T) {
 	assert.Equal(t, 0, r.Code, r.Stdout+r.Stderr)
 	b.ok("network", "disconnect", a, cl)
 	assert.NotEqual(t, 0, get("http://"+ipA+"/").Code)
+	r = b.run("exec", wa, "nslookup", "-type=a", "second")
+	assert.NotEqual(t, 0, r.Code, "the alias still resolves after disconnect: %s", r.Stdout)
+	// The first network of a running container stays.
+	r = b.run("network", "disconnect", c, cl)
+	assert.NotEqual(t, 0, r.Code)
+	assert.Contains(t, r.Stderr, "first network")
 	assert.NotContains(t, b.ok("exec", cl, "ip", "-o", "addr"), "eth1")
 
 	// --internal: no route out, the outside is unreachable; a normal

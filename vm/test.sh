@@ -19,7 +19,7 @@
 # does not touch the host's cgroups, mounts or network: only QEMU runs here.
 #
 # Settings (environment):
-#   VM_TIMEOUT=540      seconds for the whole VM run (boot + tests)
+#   VM_TIMEOUT=900      seconds for the whole VM run (boot + tests)
 #   VM_PKG_TIMEOUT=5m   -test.timeout of each test binary
 #   VM_CPUS=2 VM_MEMORY=1536 (MiB)
 #   VM_CGROUP=scope     the tests run in /vmtest.scope like a login shell under
@@ -34,7 +34,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-VM_TIMEOUT=${VM_TIMEOUT:-540}
+VM_TIMEOUT=${VM_TIMEOUT:-900}
 VM_PKG_TIMEOUT=${VM_PKG_TIMEOUT:-5m}
 VM_CPUS=${VM_CPUS:-2}
 VM_MEMORY=${VM_MEMORY:-1536}

@@ -140,6 +140,12 @@ func EnsureBridge(name string, gw netip.Prefix) error {
 	return nil
 }
 
+// Exists says whether the host has an interface of that name.
+func Exists(name string) bool {
+	_, err := netlink.LinkByName(name)
+	return err == nil
+}
+
 // DeleteLink removes a host interface; a missing one is no error.
 // Deleting either end of a veth pair deletes both.
 func DeleteLink(name string) error {

@@ -262,6 +262,12 @@ func (m *Manager) Detach(c *engine.Container) error {
 			if err := deleteLink(a.HostIf); err != nil {
 				errs = append(errs, err)
 			}
+			// A macvlan child lives inside the namespace, which a
+			// --network container: joiner may keep alive: take it out, or
+			// its address stays on the wire after IPAM gave it back.
+			if err := links.RemoveIf(ns, a.IfName); err != nil {
+				errs = append(errs, err)
+			}
 			if err := m.ipam.Release(id, c.ID); err != nil {
 				errs = append(errs, err)
 			}
@@ -304,13 +310,12 @@ func (m *Manager) dropRecord(rec *Record) error {
 		return err
 	}
 	defer l.Unlock()
-	if err := os.Remove(m.recordFile(rec.ContainerID)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove the endpoint record: %w", err)
-	}
 	nets, err := m.list()
 	if err != nil {
 		return err
 	}
+	// The record goes last: killed before that, the next Detach finds it
+	// and takes down what is still up.
 	var errs []error
 	for id := range rec.Networks {
 		for _, n := range nets {
@@ -320,10 +325,13 @@ func (m *Manager) dropRecord(rec *Record) error {
 			users, err := m.users(id)
 			if err != nil {
 				errs = append(errs, err)
-			} else if len(users) == 0 {
+			} else if len(users) == 0 || (len(users) == 1 && users[0] == rec.ContainerID) {
 				errs = append(errs, m.downLocked(n))
 			}
 		}
+	}
+	if err := os.Remove(m.recordFile(rec.ContainerID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("remove the endpoint record: %w", err))
 	}
 	errs = append(errs, m.syncFirewall(nets))
 	return errors.Join(errs...)
@@ -345,15 +353,16 @@ func (m *Manager) upLocked(n *Network) error {
 		if parent, vlan, ok := strings.Cut(n.Options["parent"], "."); ok {
 			var id int
 			fmt.Sscan(vlan, &id)
-			name, created, err := links.EnsureVLAN(parent, id)
-			if err != nil {
-				return err
-			}
-			if created {
-				n.Options["minibox.vlan-created"] = name
+			// The intent is written first: killed right after making the
+			// sub-interface, network rm still knows it is ours.
+			if !links.Exists(n.Options["parent"]) && n.Options["minibox.vlan-created"] == "" {
+				n.Options["minibox.vlan-created"] = n.Options["parent"]
 				if err := m.save(n); err != nil {
 					return err
 				}
+			}
+			if _, _, err := links.EnsureVLAN(parent, id); err != nil {
+				return err
 			}
 		}
 	}
@@ -473,6 +482,8 @@ func (m *Manager) endpoints() ([]*Record, error) {
 }
 
 func deleteLink(name string) error { return links.DeleteLink(name) }
+
+func linkExists(name string) bool { return links.Exists(name) }
 
 func macvlanModeOK(mode string) (string, error) {
 	switch mode {

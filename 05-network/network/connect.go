@@ -31,6 +31,18 @@ func (m *Manager) Connect(c *engine.Container, running bool, ref, ip string, ali
 	if n.Driver == "host" || n.Driver == "null" {
 		return fmt.Errorf("container cannot be disconnected from host network or connected to host network")
 	}
+	if (ip != "" || len(aliases) > 0) && n.Name == DefaultName {
+		return fmt.Errorf("user specified IP address and aliases are supported on user defined networks only")
+	}
+	if ip != "" {
+		pool, err := n.pool()
+		if err != nil {
+			return err
+		}
+		if a, err := netip.ParseAddr(ip); err != nil || !pool.Subnet.Contains(a) {
+			return fmt.Errorf("invalid IPv4 address %s: not in network %s's subnet %s", ip, n.Name, pool.Subnet)
+		}
+	}
 	if es, ok := c.NetworkSettings.Networks[n.Name]; ok && (es.IPAddress != "" || !running) || modeIs(c, n) {
 		return fmt.Errorf("endpoint with name %s already exists in network %s", c.Name, n.Name)
 	}
@@ -86,7 +98,7 @@ func (m *Manager) Connect(c *engine.Container, running bool, ref, ip string, ali
 		return err
 	}
 	c.NetworkSettings.Networks[n.Name] = es
-	return m.rewriteHosts(c, rec)
+	return m.rewriteFiles(c, rec)
 }
 
 func modeIs(c *engine.Container, n *Network) bool {
@@ -104,18 +116,28 @@ func (m *Manager) Disconnect(c *engine.Container, running bool, ref string, forc
 	if err != nil {
 		return err
 	}
+	mode := c.HostConfig.NetworkMode
+	if n.Driver == "host" || n.Driver == "null" || mode == "host" || mode == "none" || strings.HasPrefix(mode, "container:") {
+		return fmt.Errorf("container cannot be disconnected from host network or connected to host network")
+	}
 	if _, ok := c.NetworkSettings.Networks[n.Name]; !ok && !modeIs(c, n) {
 		return fmt.Errorf("container %s is not connected to network %s", c.Name, n.Name)
 	}
 	if running {
 		rec, err := m.record(c.ID)
 		if err != nil {
-			return err
+			return fmt.Errorf("container %s is not attached now (is it restarting?): %w", c.Name, err)
+		}
+		// eth0 carries the default route, the resolver the container
+		// asks and its published ports: minibox does not move those to
+		// another network while it runs.
+		if a, ok := rec.Networks[n.ID]; ok && a.IfName == "eth0" {
+			return fmt.Errorf("container %s is running on %s as its first network (eth0: its default route, resolver and published ports): stop it to disconnect it", c.Name, n.Name)
 		}
 		if err := m.unplug(c, rec, n); err != nil {
 			return err
 		}
-		if err := m.rewriteHosts(c, rec); err != nil {
+		if err := m.rewriteFiles(c, rec); err != nil {
 			return err
 		}
 	}

@@ -53,9 +53,7 @@ func (m *Manager) writeFiles(c *engine.Container, rec *Record, host bool) ([]spe
 					ips = append(ips, ip)
 				}
 			}
-			if first := rec.ordered(); len(first) > 0 && first[0].Network != DefaultName && m.hasResolver(first[0]) {
-				nameserver = first[0].Gateway
-			}
+			nameserver = m.nameserver(rec)
 		}
 		hosts = resolver.Hosts(hostname, ips, c.HostConfig.ExtraHosts)
 		resolv = resolver.ResolvConf(hostConf, c.HostConfig.Dns, c.HostConfig.DnsSearch, c.HostConfig.DnsOptions, nameserver)
@@ -110,20 +108,39 @@ func (m *Manager) sharedFiles(ref string) ([]specs.Mount, error) {
 	return mounts, nil
 }
 
-// rewriteHosts rewrites a running container's /etc/hosts after connect
-// or disconnect, in place.
-func (m *Manager) rewriteHosts(c *engine.Container, rec *Record) error {
+// nameserver is the resolver a container asks: that of its first user
+// bridge network ("" when it has none: the host's servers then).
+func (m *Manager) nameserver(rec *Record) string {
+	for _, a := range rec.ordered() {
+		if a.Network != DefaultName && a.Gateway != "" && m.hasResolver(a) {
+			return a.Gateway
+		}
+	}
+	return ""
+}
+
+// rewriteFiles rewrites a running container's /etc/hosts and
+// /etc/resolv.conf after connect or disconnect, in place (see writeFiles).
+func (m *Manager) rewriteFiles(c *engine.Container, rec *Record) error {
 	var ips []netip.Addr
 	for _, a := range rec.ordered() {
 		if ip, err := netip.ParseAddr(a.IP); err == nil {
 			ips = append(ips, ip)
 		}
 	}
-	p := filepath.Join(m.filesDir(c.ID), "hosts")
-	if _, err := os.Stat(p); err != nil {
-		return nil
+	dir := m.filesDir(c.ID)
+	if _, err := os.Stat(filepath.Join(dir, "hosts")); err != nil {
+		return nil // host, none or container: mode: nothing of ours
 	}
-	return os.WriteFile(p, resolver.Hosts(c.Config.Hostname, ips, c.HostConfig.ExtraHosts), 0o644)
+	hostConf, err := os.ReadFile(m.HostResolvConf)
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("read the host's resolv.conf: %w", err)
+	}
+	resolv := resolver.ResolvConf(hostConf, c.HostConfig.Dns, c.HostConfig.DnsSearch, c.HostConfig.DnsOptions, m.nameserver(rec))
+	if err := os.WriteFile(filepath.Join(dir, "resolv.conf"), resolv, 0o644); err != nil {
+		return fmt.Errorf("rewrite resolv.conf: %w", err)
+	}
+	return os.WriteFile(filepath.Join(dir, "hosts"), resolver.Hosts(c.Config.Hostname, ips, c.HostConfig.ExtraHosts), 0o644)
 }
 
 // upstreams are the servers the resolver forwards a container's other

@@ -19,6 +19,7 @@ import (
 	"minibox/04-storage/engine"
 	"minibox/05-network/resolver"
 	"minibox/internal/atomicfile"
+	"minibox/internal/filelock"
 )
 
 // A user network's resolver is this program re-executed as
@@ -95,8 +96,9 @@ func RunResolver() {
 // whether the resolver self of n has nothing left to serve; if so it
 // removes its own record.
 func (m *Manager) resolverIdle(n *Network, self engine.Process) bool {
-	l, err := m.lock()
-	if err != nil {
+	// Not waiting: whoever holds the lock may be stopping us right now.
+	l, ok, err := filelock.TryExclusive(filepath.Join(m.dataRoot, "networks", "lock"))
+	if err != nil || !ok {
 		return false
 	}
 	defer l.Unlock()
@@ -161,7 +163,9 @@ func (m *Manager) startResolver(n *Network, gw netip.Addr) error {
 		}
 		return fmt.Errorf("the resolver of network %s: %s", n.Name, strings.TrimPrefix(line, "error: "))
 	}
-	cmd.Process.Release() // it outlives us; PID 1 or a subreaper reaps it
+	// It outlives us (then PID 1 or a subreaper reaps it); while we live,
+	// we reap it, so that stopping it does not wait for a zombie.
+	go cmd.Wait()
 	return nil
 }
 

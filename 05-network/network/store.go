@@ -160,6 +160,11 @@ func (m *Manager) Create(r CreateRequest) (*Network, error) {
 					return nil, fmt.Errorf("bridge name %s is used by network %s", name, o.Name)
 				}
 			}
+			// minibox makes its bridges and removes them: one that is
+			// there already is somebody else's (the host's br0, docker0).
+			if linkExists(name) {
+				return nil, fmt.Errorf("bridge name %s: an interface of that name exists on this host; minibox makes and removes its own bridges, choose another name", name)
+			}
 		}
 		for k := range opts {
 			if k != bridgeNameOpt {
@@ -202,10 +207,13 @@ func (m *Manager) Create(r CreateRequest) (*Network, error) {
 // (macvlan subnets are a physical network's: they may overlap) or picks
 // one that overlaps nothing.
 func (m *Manager) choosePool(r CreateRequest, nets []*Network) (ipam.Pool, error) {
-	var used []netip.Prefix
+	var used, bridges []netip.Prefix
 	for _, n := range nets {
-		if p, ok := n.subnet(); ok && n.Driver == "bridge" {
-			used = append(used, p)
+		if p, ok := n.subnet(); ok {
+			used = append(used, p) // a pick avoids every network's
+			if n.Driver == "bridge" {
+				bridges = append(bridges, p)
+			}
 		}
 	}
 	if r.Subnet != "" {
@@ -214,7 +222,7 @@ func (m *Manager) choosePool(r CreateRequest, nets []*Network) (ipam.Pool, error
 			return pool, err
 		}
 		if r.Driver == "bridge" {
-			for _, u := range used {
+			for _, u := range bridges {
 				if u.Overlaps(pool.Subnet) {
 					return pool, fmt.Errorf("Pool overlaps with other one on this address space: %s overlaps %s", pool.Subnet, u)
 				}

@@ -118,7 +118,16 @@ type Outside struct {
 func NewSandbox(t testing.TB) *Sandbox {
 	t.Helper()
 	RequireRoot(t)
-	return &Sandbox{Netns: newNetns(t, SandboxPrefix+randomHex())}
+	s := &Sandbox{Netns: newNetns(t, SandboxPrefix+randomHex())}
+	// A new namespace may start with the host's ip_forward (this kernel
+	// copies it): the sandbox is a stock host, with forwarding off, whatever
+	// the real host's is.
+	s.Do(t, func() {
+		if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("0\n"), 0o644); err != nil {
+			t.Fatalf("sandbox: ip_forward off: %v", err)
+		}
+	})
+	return s
 }
 
 // newNetns makes a named namespace with lo up, removed at cleanup.
