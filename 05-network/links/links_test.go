@@ -57,9 +57,10 @@ func TestVethIntoNamespace(t *testing.T) {
 		}))
 		require.NoError(t, RemoveNetNS(ns))
 		// The namespace is gone and its veth with it (the kernel frees a
-		// namespace in a work queue: a moment later).
+		// namespace in a work queue, one batch after another and after RCU
+		// grace periods: a moment later, seconds on a busy machine).
 		gone := false
-		for i := 0; i < 100 && !gone; i++ {
+		for i := 0; i < 400 && !gone; i++ {
 			_, err = netlink.LinkByName("vethtest1")
 			gone = err != nil
 			time.Sleep(50 * time.Millisecond)
