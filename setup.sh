@@ -23,6 +23,9 @@ APT_PACKAGES=(
   runc crun                            # lesson 03: `runc spec` bundles in the tests, the benchmark's references
   iproute2 procps                      # ip, ps: to look around inside containers
   iptables                             # NAT and published ports (lesson 05)
+  nftables                             # nft(8): doctor's firewall check, `nft list ruleset` in lesson 05's chapter
+  iperf3                               # bench/05-network.sh: throughput between containers
+  tcpdump                              # lesson 05's chapter: watching a bridge and a veth inside a netns
 )
 
 cd "$(dirname "$0")"

@@ -23,6 +23,10 @@ set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "labs/check.sh: needs root: run it as root, or with sudo: sudo $0" >&2; exit 1; }
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
+# Static test binaries, as `make` builds them (the Makefile exports the
+# same): some tests run their own binary inside a busybox container as a
+# probe (lesson 05's UDP echo), where a dynamically linked one cannot start.
+export CGO_ENABLED=${CGO_ENABLED:-0}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

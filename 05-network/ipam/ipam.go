@@ -165,8 +165,12 @@ func nextFree(p Pool, used map[netip.Addr]bool) (netip.Addr, bool) {
 		}
 	}
 	// LAB 05.2 END
-	// LAB 05.2 STUB: lab.WarnOnce("05.2") // every container gets the subnet's second host address
-	// LAB 05.2 STUB: return p.Subnet.Addr().Next().Next(), true
+	// LAB 05.2 STUB: lab.WarnOnce("05.2") // the lowest unused address from the subnet's .2 up: no --ip-range, gateway, broadcast or full subnet
+	// LAB 05.2 STUB: a := p.Subnet.Masked().Addr().Next().Next()
+	// LAB 05.2 STUB: for used[a] {
+	// LAB 05.2 STUB: a = a.Next()
+	// LAB 05.2 STUB: }
+	// LAB 05.2 STUB: return a, true
 }
 
 // validID refuses a network id that is not a plain file name.

@@ -189,7 +189,9 @@ func AddVeth(bridge string, ep Endpoint) error {
 	}
 	// LAB 05.1 END
 	// LAB 05.1 STUB: _, _ = br, ns
-	// LAB 05.1 STUB: return lab.Todo("05.1")
+	// LAB 05.1 STUB: if err := lab.Todo("05.1"); err != nil {
+	// LAB 05.1 STUB: return err
+	// LAB 05.1 STUB: }
 	if err := configure(ep, peer); err != nil {
 		DeleteLink(ep.HostIf)
 		return err
