@@ -115,8 +115,21 @@ func (b *nbox) fetch(net, url string) testkit.Result {
 	return b.run("run", "--rm", "--network", net, "busybox", "sh", "-c", "timeout 4 wget -q -O - "+url+"; exit $?")
 }
 
-// hostGet fetches url from the sandbox's own namespace (the "host").
+// hostGet fetches / from addr in the sandbox's own namespace (the "host"),
+// retrying for a while: the container's httpd may not listen yet.
 func (b *nbox) hostGet(addr string) (string, error) {
+	var out string
+	var err error
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		out, err = b.hostGetOnce(addr)
+		if (err == nil && strings.Contains(out, "200 OK")) || time.Now().After(deadline) {
+			return out, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (b *nbox) hostGetOnce(addr string) (string, error) {
 	var out string
 	var err error
 	b.sb.Do(b.t, func() {

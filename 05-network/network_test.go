@@ -156,7 +156,7 @@ func TestPublish(t *testing.T) {
 		assert.True(t, strings.HasSuffix(got, body), "%s: %q", addr, got)
 	}
 	// 127.0.0.1:p1 only on loopback.
-	_, err := b.hostGet(out.Sandbox.String() + ":" + p1)
+	_, err := b.hostGetOnce(out.Sandbox.String() + ":" + p1)
 	assert.Error(t, err)
 	// The random one, as port shows it.
 	line := b.ok("port", web, "80")
