@@ -295,9 +295,28 @@ func TestMacvlan(t *testing.T) {
 	r := b.fetch(mv, "http://10.77.0.50/")
 	require.Equal(t, 0, r.Code, r.Stderr)
 	assert.Equal(t, "hello from "+web+"\n", r.Stdout)
+	// By name too: the host cannot reach its macvlan children, so the
+	// network's resolver is a child of the parent itself, on the pool's
+	// last address, in a namespace of its own.
+	r = b.fetch(mv, "http://"+web+"/")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Equal(t, "hello from "+web+"\n", r.Stdout)
+	assert.Contains(t, b.ok("exec", web, "cat", "/etc/resolv.conf"), "nameserver 10.77.0.254")
+	require.Len(t, b.resolvers(), 1, "one resolver for the macvlan network")
+	// The first automatic address is still the pool's first.
+	r = b.run("run", "--rm", "--network", mv, "busybox", "ip", "-o", "addr", "show", "eth0")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Contains(t, r.Stdout, "10.77.0.2/24")
 	b.ok("rm", "-f", web)
-	b.ok("network", "rm", mv)
+	waitFor(t, "the resolver to stop with the network's last container", func() bool { return len(b.resolvers()) == 0 })
 
+	// private mode: children cannot reach each other, nor a resolver.
+	priv := random("pv")
+	b.ok("network", "create", "-d", "macvlan", "--subnet", "10.79.0.0/24", "-o", "parent="+parent, "-o", "macvlan_mode=private", priv)
+	resolv := b.ok("run", "--rm", "--network", priv, "busybox", "cat", "/etc/resolv.conf")
+	assert.NotContains(t, resolv, "10.79.0.")
+	assert.Empty(t, b.resolvers())
+	b.ok("network", "rm", mv, priv)
 }
 
 // parent=IF.VLAN makes the 802.1Q sub-interface with the first container

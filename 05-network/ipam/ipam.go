@@ -139,6 +139,23 @@ func broadcast(p netip.Prefix) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
+// Last is the highest address of p's range (its subnet when it has none)
+// that a container may hold: where a network's own helper (a macvlan
+// network's resolver) sits, away from the containers counting up.
+func Last(p Pool) netip.Addr {
+	r := p.IPRange
+	if !r.IsValid() {
+		r = p.Subnet
+	}
+	r = r.Masked()
+	for a := broadcast(r); p.Subnet.Contains(a) && r.Contains(a); a = a.Prev() {
+		if !reserved(p, a) {
+			return a
+		}
+	}
+	return netip.Addr{}
+}
+
 // reserved reports whether a is an address no container may hold: the
 // network and broadcast addresses of p's subnet and its gateway.
 func reserved(p Pool, a netip.Addr) bool {

@@ -157,6 +157,20 @@ func TestBroadcast(t *testing.T) {
 	}
 }
 
+func TestLast(t *testing.T) {
+	for _, tc := range []struct{ subnet, gw, rng, want string }{
+		{"10.0.0.0/24", "10.0.0.1", "", "10.0.0.254"},
+		{"10.0.0.0/24", "10.0.0.254", "", "10.0.0.253"}, // the gateway is skipped
+		{"10.0.0.0/24", "10.0.0.1", "10.0.0.16/28", "10.0.0.31"},
+		{"10.0.0.0/24", "10.0.0.1", "10.0.0.240/28", "10.0.0.254"}, // the range's end is the broadcast
+		{"10.0.0.4/30", "10.0.0.5", "", "10.0.0.6"},
+	} {
+		p, err := ParsePool(tc.subnet, tc.gw, tc.rng)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, Last(p).String(), "%+v", tc)
+	}
+}
+
 // set makes a used-address set from strings.
 func set(addrs ...string) map[netip.Addr]bool {
 	m := map[netip.Addr]bool{}

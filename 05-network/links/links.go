@@ -107,6 +107,29 @@ func InNetNS(path string, f func(h *netlink.Handle) error) error {
 	return f(h)
 }
 
+// Within runs f on a thread that has entered the network namespace at
+// path. What f opens there (a listening socket) belongs to that namespace
+// for good, whichever thread uses it later. The thread is never unlocked,
+// so the Go runtime throws it away instead of reusing it elsewhere.
+func Within(path string, f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		ns, err := netns.GetFromPath(path)
+		if err != nil {
+			errc <- fmt.Errorf("open the network namespace %s: %w", path, err)
+			return
+		}
+		defer ns.Close()
+		if err := netns.Set(ns); err != nil {
+			errc <- fmt.Errorf("enter the network namespace %s: %w", path, err)
+			return
+		}
+		errc <- f()
+	}()
+	return <-errc
+}
+
 // EnsureBridge makes the bridge (if it is missing) with the gateway's
 // address and brings it up. The bridge is a switch in the kernel; with an
 // address it is also the host's own port on that switch, which is what

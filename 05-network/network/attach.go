@@ -373,8 +373,8 @@ func (m *Manager) upLocked(n *Network) error {
 	if err := m.syncFirewall(nets); err != nil {
 		return err
 	}
-	if n.Driver == "bridge" && n.Name != DefaultName {
-		return m.startResolver(n, pool.Gateway)
+	if n.resolves() {
+		return m.startResolver(n)
 	}
 	return nil
 }

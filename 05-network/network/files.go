@@ -73,21 +73,6 @@ func (m *Manager) writeFiles(c *engine.Container, rec *Record, host bool) ([]spe
 	return mounts, nil
 }
 
-// hasResolver says whether the network of a (a bridge network of the
-// user's) has a resolver: only those do.
-func (m *Manager) hasResolver(a *Attachment) bool {
-	nets, err := m.list()
-	if err != nil {
-		return false
-	}
-	for _, n := range nets {
-		if n.Name == a.Network {
-			return n.Driver == "bridge" && !n.predefined()
-		}
-	}
-	return false
-}
-
 // sharedFiles are the files of the container whose namespace is shared.
 func (m *Manager) sharedFiles(ref string) ([]specs.Mount, error) {
 	if m.Lookup == nil {
@@ -108,12 +93,20 @@ func (m *Manager) sharedFiles(ref string) ([]specs.Mount, error) {
 	return mounts, nil
 }
 
-// nameserver is the resolver a container asks: that of its first user
-// bridge network ("" when it has none: the host's servers then).
+// nameserver is the resolver a container asks: that of its first network
+// with one ("" when it has none: the host's servers then).
 func (m *Manager) nameserver(rec *Record) string {
+	nets, err := m.list()
+	if err != nil {
+		return ""
+	}
 	for _, a := range rec.ordered() {
-		if a.Network != DefaultName && a.Gateway != "" && m.hasResolver(a) {
-			return a.Gateway
+		for _, n := range nets {
+			if n.Name == a.Network && n.resolves() {
+				if ip, ok := m.resolverAddr(n); ok {
+					return ip.String()
+				}
+			}
 		}
 	}
 	return ""

@@ -17,6 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"minibox/04-storage/engine"
+	"minibox/05-network/ipam"
+	"minibox/05-network/links"
 	"minibox/05-network/resolver"
 	"minibox/internal/atomicfile"
 	"minibox/internal/filelock"
@@ -25,10 +27,18 @@ import (
 // A user network's resolver is this program re-executed as
 // `PROGRAM __minibox-resolver DATAROOT EXECROOT NETWORK-ID`: a daemon of
 // one network, started when the network's first container starts and
-// stopped with its last, as podman starts aardvark-dns. It listens on the
-// network's gateway address, port 53, in the host's namespace, and reads
-// the endpoint records at every query, so a container that joins or
-// leaves is answered for without telling it anything.
+// stopped with its last, as podman starts aardvark-dns. It reads the
+// endpoint records at every query, so a container that joins or leaves is
+// answered for without telling it anything.
+//
+// Where it listens depends on the driver. On a bridge network it is the
+// gateway address, port 53, in the host's namespace: the bridge is the
+// host's own port on the containers' switch. On a macvlan network the
+// host cannot reach its own children through the parent, so the resolver
+// joins the network the way a container does: a namespace of its own
+// (EXEC/netns/dns-NETWORK) with a macvlan child holding the pool's last
+// address; only its listening sockets live there, its questions to the
+// upstream servers leave from the host's namespace.
 
 // ResolverArg is the hidden first argument of a resolver.
 const ResolverArg = "__minibox-resolver"
@@ -57,11 +67,22 @@ func RunResolver() {
 	if err != nil {
 		fail(err)
 	}
-	pool, err := n.pool()
-	if err != nil {
-		fail(err)
+	addr, ok := m.resolverAddr(n)
+	if !ok {
+		fail(fmt.Errorf("network %s has no resolver address", n.Name))
 	}
-	srv, err := resolver.Serve([]string{netip.AddrPortFrom(pool.Gateway, 53).String()}, &records{m: m, netID: n.ID})
+	listen := []string{netip.AddrPortFrom(addr, 53).String()}
+	var srv *resolver.Server
+	if n.Driver == "macvlan" {
+		// Sockets belong to the namespace they were opened in, whichever
+		// thread uses them later.
+		err = links.Within(m.resolverNS(n), func() error {
+			srv, err = resolver.Serve(listen, &records{m: m, netID: n.ID})
+			return err
+		})
+	} else {
+		srv, err = resolver.Serve(listen, &records{m: m, netID: n.ID})
+	}
 	if err != nil {
 		fail(fmt.Errorf("resolver of network %s: %w", n.Name, err))
 	}
@@ -112,8 +133,101 @@ func (m *Manager) resolverIdle(n *Network, self engine.Process) bool {
 	}
 	if p, ok := m.readResolver(n); ok && p == self {
 		os.Remove(m.resolverPid(n))
+		m.leaveNetwork(n)
 	}
 	return true
+}
+
+// resolverOwner is the IPAM owner of a macvlan resolver's address.
+const resolverOwner = "resolver"
+
+// resolves says whether n gets a resolver: user bridge networks, and
+// macvlan networks in bridge mode (the default), where children talk to
+// each other. In private and vepa modes they cannot reach the resolver's
+// child either, and passthru allows one child only.
+func (n *Network) resolves() bool {
+	switch n.Driver {
+	case "bridge":
+		return !n.predefined()
+	case "macvlan":
+		mode := n.Options["macvlan_mode"]
+		return mode == "" || mode == "bridge"
+	}
+	return false
+}
+
+// resolverAddr is where n's resolver listens: the gateway of a bridge
+// network; the address IPAM holds for it on a macvlan network (none
+// before its first start).
+func (m *Manager) resolverAddr(n *Network) (netip.Addr, bool) {
+	pool, err := n.pool()
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	if n.Driver != "macvlan" {
+		return pool.Gateway, true
+	}
+	owners, err := m.ipam.Owners(n.ID)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	for a, o := range owners {
+		if o == resolverOwner {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+func (m *Manager) resolverNS(n *Network) string {
+	return filepath.Join(m.execRoot, "netns", "dns-"+n.ID)
+}
+
+// joinNetwork gives a macvlan network's resolver its place on the wire:
+// the pool's last address (so containers still count from the first), or
+// the lowest free one if a container holds it, on a child of the parent
+// in a namespace of the resolver's own. The caller holds the lock.
+func (m *Manager) joinNetwork(n *Network) error {
+	pool, err := n.pool()
+	if err != nil {
+		return err
+	}
+	m.leaveNetwork(n) // a killed resolver's
+	ip, err := m.ipam.Allocate(n.ID, pool, resolverOwner, ipam.Last(pool))
+	if errors.Is(err, ipam.ErrInUse) {
+		ip, err = m.ipam.Allocate(n.ID, pool, resolverOwner, netip.Addr{})
+	}
+	if err != nil {
+		return fmt.Errorf("the resolver of network %s: %w", n.Name, err)
+	}
+	ns := m.resolverNS(n)
+	if err := links.NewNetNS(ns); err != nil {
+		m.ipam.Release(n.ID, resolverOwner)
+		return fmt.Errorf("the resolver of network %s: %w", n.Name, err)
+	}
+	ep := links.Endpoint{NetNS: ns, IfName: "eth0", HostIf: "mbxdns0", Addr: netip.PrefixFrom(ip, pool.Subnet.Bits()), MAC: links.MACFor(ip)}
+	if err := links.AddMacvlan(m.parent(n), n.Options["macvlan_mode"], ep); err != nil {
+		m.leaveNetwork(n)
+		return fmt.Errorf("the resolver of network %s: %w", n.Name, err)
+	}
+	return nil
+}
+
+// leaveNetwork undoes joinNetwork (nothing on a bridge network). The
+// child is deleted before the namespace is let go: a namespace dies in
+// the kernel's own time, and until then a child with the same MAC would
+// be refused.
+func (m *Manager) leaveNetwork(n *Network) error {
+	if n.Driver != "macvlan" {
+		return nil
+	}
+	ns := m.resolverNS(n)
+	var errs []error
+	if _, err := os.Stat(ns); err == nil {
+		errs = append(errs, links.RemoveIf(ns, "eth0"), links.RemoveNetNS(ns))
+	}
+	errs = append(errs, m.ipam.Release(n.ID, resolverOwner))
+	return errors.Join(errs...)
 }
 
 func (m *Manager) resolverPid(n *Network) string {
@@ -122,12 +236,17 @@ func (m *Manager) resolverPid(n *Network) string {
 
 // startResolver starts the network's resolver unless it runs; the caller
 // holds the lock.
-func (m *Manager) startResolver(n *Network, gw netip.Addr) error {
+func (m *Manager) startResolver(n *Network) error {
 	if p, ok := m.readResolver(n); ok && p.Alive() {
 		return nil
 	}
 	if m.self == "" {
 		return errors.New("networks: no program to run the resolver with")
+	}
+	if n.Driver == "macvlan" {
+		if err := m.joinNetwork(n); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(m.resolverPid(n)), 0o700); err != nil {
 		return fmt.Errorf("resolver: %w", err)
@@ -158,6 +277,7 @@ func (m *Manager) startResolver(n *Network, gw netip.Addr) error {
 	line = strings.TrimSpace(line)
 	if line != "ok" {
 		cmd.Wait()
+		m.leaveNetwork(n)
 		if line == "" {
 			line = "it exited before it was ready"
 		}
@@ -183,7 +303,7 @@ func (m *Manager) readResolver(n *Network) (engine.Process, bool) {
 func (m *Manager) stopResolver(n *Network) error {
 	p, ok := m.readResolver(n)
 	if !ok {
-		return nil
+		return m.leaveNetwork(n)
 	}
 	if p.Signal(unix.SIGTERM) {
 		p.WaitGone(2 * time.Second)
@@ -195,7 +315,7 @@ func (m *Manager) stopResolver(n *Network) error {
 	if err := os.Remove(m.resolverPid(n)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("resolver: %w", err)
 	}
-	return nil
+	return m.leaveNetwork(n)
 }
 
 // records answers a resolver's questions from the endpoint records: a
