@@ -27,7 +27,10 @@ import (
 //     its lock, which moves with it.
 //   - A directory of either kind whose lock nobody holds was left by a dead
 //     process (the kernel drops a flock when its holder dies): sweep removes
-//     it, and for .creating-ID also what the storage made for it.
+//     it, and for .creating-ID also what the storage made for it. Once it
+//     holds the lock, the sweep checks that the file it locked is still
+//     .creating-ID's: a creator may rename the directory and release the
+//     lock between the sweep's open of the file and its flock.
 //   - DATA/names.lock serialises every claim and release of a name and the
 //     sweep, so that two CLIs never both take a stale name, and no sweep
 //     sees a .creating-ID made but not yet locked.
