@@ -27,7 +27,10 @@ import (
 //     its lock, which moves with it.
 //   - A directory of either kind whose lock nobody holds was left by a dead
 //     process (the kernel drops a flock when its holder dies): sweep removes
-//     it, and for .creating-ID also what the storage made for it.
+//     it, and for .creating-ID also what the storage made for it. Once it
+//     holds the lock, the sweep checks that the file it locked is still
+//     .creating-ID's: a creator may rename the directory and release the
+//     lock between the sweep's open of the file and its flock.
 //   - DATA/names.lock serialises every claim and release of a name and the
 //     sweep, so that two CLIs never both take a stale name, and no sweep
 //     sees a .creating-ID made but not yet locked.
@@ -167,7 +170,7 @@ func (e *Engine) Sweep() error {
 // caller holds the names lock.
 func (e *Engine) sweepCreating(id string) error {
 	dir := e.creatingDir(id)
-	f, ok, err := flockFile(filepath.Join(dir, "lock"), true)
+	f, ok, err := e.tryLockCreating(id)
 	if errors.Is(err, os.ErrNotExist) {
 		// The creator renamed .creating-ID to ID after we listed it (a
 		// rename needs no names lock): the container is whole and not
@@ -210,6 +213,58 @@ func (e *Engine) sweepCreating(id string) error {
 		return fmt.Errorf("sweep %s: %w", short(id), err)
 	}
 	return nil
+}
+
+// sweepLockOpened, when a test sets it, runs between a sweep's open of
+// .creating-ID/lock and its flock: the window in which a creator may rename
+// the directory and release the lock.
+var sweepLockOpened func(path string)
+
+// tryLockCreating tries the flock of .creating-ID/lock without waiting, as
+// flockFile does; a lock file that is missing is an error that errors.Is
+// os.ErrNotExist, and ok is false when a live process holds the lock or
+// the directory is no longer .creating-ID (its creator finished).
+func (e *Engine) tryLockCreating(id string) (_ *os.File, ok bool, err error) {
+	path := filepath.Join(e.creatingDir(id), "lock")
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if sweepLockOpened != nil {
+		sweepLockOpened(path)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		f.Close()
+		return nil, false, nil
+	}
+	if err != nil {
+		f.Close()
+		return nil, false, fmt.Errorf("lock %s: %w", path, err)
+	}
+	// A lock belongs to the file, not to its name: a creator that renamed
+	// .creating-ID to ID after our open and then released its lock left us
+	// the lock of a whole container, now at ID/lock. Only a file that is
+	// still .creating-ID's lock, now that we hold it, is a dead creator's
+	// (a live one renames only while it holds the lock).
+	var held, named unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &held); err != nil {
+		f.Close()
+		return nil, false, fmt.Errorf("lock %s: %w", path, &os.PathError{Op: "fstat", Path: path, Err: err})
+	}
+	if err := unix.Stat(path, &named); err != nil || named.Dev != held.Dev || named.Ino != held.Ino {
+		f.Close()
+		if err != nil && err != unix.ENOENT {
+			return nil, false, fmt.Errorf("lock %s: %w", path, &os.PathError{Op: "stat", Path: path, Err: err})
+		}
+		return nil, false, nil // renamed: its creator finished
+	}
+	return f, true, nil
 }
 
 // sweepRemoving finishes the removal of a container whose remover died

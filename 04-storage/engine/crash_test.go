@@ -3,6 +3,7 @@ package engine
 import (
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -110,4 +111,41 @@ func TestStorageErrSaysWhatToDo(t *testing.T) {
 	assert.Contains(t, other.Error(), "/run/x is read-only: remount it read-write (")
 	plain := &os.PathError{Op: "open", Path: "/d/x", Err: unix.ENOENT}
 	assert.Equal(t, error(plain), storageErr("/d", plain))
+}
+
+// A sweep opens a .creating- directory's lock file and then flocks it. A
+// creator that renames the directory to its final name in between and
+// releases its lock (Create's last steps) leaves the sweep holding the lock
+// of a whole container: the sweep must see that the file it locked is no
+// longer .creating-ID's and leave the container alone (it once removed the
+// container's layer, and its start failed on a missing layers.json).
+func TestSweepLeavesACreateFinishedWhileItLocks(t *testing.T) {
+	e, st := sweepEngine(t)
+	id := newID()
+	l, err := e.beginCreate(id)
+	require.NoError(t, err)
+	require.NoError(t, writeJSON(filepath.Join(e.creatingDir(id), "config.json"), &Container{ID: id, Name: "web"}))
+	require.NoError(t, e.reserveName("web", id))
+	require.NoError(t, os.MkdirAll(e.execDir(id), 0o700))
+
+	opened, resume := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	sweepLockOpened = func(string) { once.Do(func() { close(opened); <-resume }) }
+	t.Cleanup(func() { sweepLockOpened = nil })
+	done := make(chan error, 1)
+	go func() { done <- e.Sweep() }()
+	<-opened
+	// The sweep has the lock file open, not yet locked: the creator ends.
+	require.NoError(t, os.Rename(e.creatingDir(id), e.dataDir(id)))
+	l.unlock()
+	close(resume)
+	require.NoError(t, <-done)
+
+	assert.Empty(t, st.removed, "the live container's storage is left alone")
+	assert.FileExists(t, filepath.Join(e.dataDir(id), "config.json"))
+	assert.FileExists(t, filepath.Join(e.dataDir(id), "lock"))
+	assert.DirExists(t, e.execDir(id))
+	got, err := e.Lookup("web")
+	require.NoError(t, err, "its name is kept")
+	assert.Equal(t, id, got)
 }

@@ -174,6 +174,8 @@ func (m *monitor) run(attach *os.File) int {
 
 	first := true
 	for {
+		// m.lock is the container's lock, held through the whole start:
+		// the CLI's on the first start, our own on a restart.
 		published, err := m.publish()
 		var pid int
 		var start uint64
@@ -182,33 +184,28 @@ func (m *monitor) run(attach *os.File) int {
 				published.Close()
 			}
 		}
-		if err != nil {
-			if first {
-				return m.fail(err)
-			}
-			logw.write("stderr", []byte("minibox: restart failed: "+err.Error()+"\n"))
-			m.e.teardown(m.c)
-			m.finish(State{ExitCode: 125, Error: err.Error()})
-			return 1
-		}
 		self, _ := startTime(os.Getpid())
 		st := State{
 			Status: "running", Running: true, Pid: pid, PidStart: start,
 			StartedAt: time.Now().UTC(), MonitorPid: os.Getpid(), MonitorStart: self,
 		}
-		if !first {
-			if l, err := m.e.lock(m.id); err == nil {
-				err = m.e.saveState(m.id, st)
-				l.unlock()
+		if err == nil {
+			if err = m.e.saveState(m.id, st); err != nil {
+				published.Close()
 			}
-		} else if err := m.e.saveState(m.id, st); err != nil {
-			return m.fail(err)
+		}
+		if err != nil {
+			if first {
+				return m.fail(err)
+			}
+			return m.restartFailed(logw, err)
 		}
 		if first {
 			sendReply(m.reply, monitorReply{Pid: pid})
-			m.lock.unlock()
+			m.reply = nil
 			first = false
 		}
+		m.lock.unlock()
 
 		code := m.wait(pid, start)
 		m.waitOutput()
@@ -217,30 +214,92 @@ func (m *monitor) run(attach *os.File) int {
 		st.OOMKilled = m.oomKilled()
 		st.FinishedAt = time.Now().UTC()
 		published.Close()
+		// The teardown and what follows hold the container's lock: a
+		// `network connect` or `disconnect` (lesson 05) works on the
+		// namespace and the config under it, and must not meet a
+		// teardown halfway. The config is read again under the lock:
+		// theirs, a rename's, may have changed it since we read it.
+		if m.lock, err = m.e.lock(m.id); err != nil {
+			// Removed meanwhile (rm -f tears down itself); an error of
+			// the lock itself is reported as the container's.
+			if !errors.Is(err, ErrNotFound) {
+				logw.write("stderr", []byte("minibox: "+err.Error()+"\n"))
+				m.e.teardown(m.c)
+				m.hub.exit(code)
+				return 1
+			}
+			m.hub.exit(code)
+			return 0
+		}
+		var errs []error
+		if c, err := m.e.load(m.id); err != nil {
+			errs = append(errs, err)
+		} else {
+			m.c = c
+		}
 		if err := m.e.teardown(m.c); err != nil {
+			errs = append(errs, err)
+		}
+		if err := errors.Join(errs...); err != nil {
 			st.Error = err.Error()
 		}
 		d := m.decide(st)
+		if TestDecide != nil {
+			d = TestDecide(m.c, st)
+		}
 		if !d.Restart {
 			m.finish(st)
 			return 0
 		}
+		// The lock is free while we wait, for the commands that change
+		// a stopped container (rename, network connect, ...); we take it
+		// again to restart, with the config as it is then.
+		m.lock.unlock()
 		time.Sleep(d.Delay)
-		m.c.RestartCount++
-		if err := m.e.saveConfig(m.c); err == nil {
-			err = m.e.writeBundle(m.c)
+		if m.lock, err = m.e.lock(m.id); err != nil {
+			if !errors.Is(err, ErrNotFound) {
+				logw.write("stderr", []byte("minibox: restart failed: "+err.Error()+"\n"))
+			}
+			m.hub.exit(code)
+			return 1
+		}
+		c, err := m.e.load(m.id)
+		if err == nil {
+			m.c = c
+			m.c.RestartCount++
+			if err = m.e.saveConfig(m.c); err == nil {
+				err = m.e.writeBundle(m.c)
+			}
+		}
+		if err != nil {
+			return m.restartFailed(logw, err)
 		}
 	}
 }
 
-// finish records the end (or removes an --rm container) under the lock and
-// tells the attached clients.
-func (m *monitor) finish(st State) {
-	l, err := m.e.lock(m.id)
-	if err != nil {
-		m.hub.exit(st.ExitCode) // removed meanwhile (rm -f)
-		return
+// TestDecide, when set, is asked after decide: the program's tests restart
+// a container through it (lesson 04 never restarts by itself). The test
+// binary, which is also the program and so the monitor, sets it before its
+// main runs; the program leaves it nil.
+var TestDecide func(c *Container, st State) Decision
+
+// restartFailed ends the container when a restart could not be made (its
+// config not saved, its bundle not written, the runtime failed): the error
+// goes to its log and to its state, with exit code 125, as Docker's does.
+// The caller holds m.lock.
+func (m *monitor) restartFailed(logw *logWriter, err error) int {
+	logw.write("stderr", []byte("minibox: restart failed: "+err.Error()+"\n"))
+	st := State{ExitCode: 125, Error: err.Error()}
+	if terr := m.e.teardown(m.c); terr != nil {
+		st.Error += "; " + terr.Error()
 	}
+	m.finish(st)
+	return 1
+}
+
+// finish records the end (or removes an --rm container) and tells the
+// attached clients; the caller holds m.lock, which finish releases.
+func (m *monitor) finish(st State) {
 	st.Status, st.Running, st.Pid = "exited", false, 0
 	if st.FinishedAt.IsZero() {
 		st.FinishedAt = time.Now().UTC()
@@ -252,13 +311,15 @@ func (m *monitor) finish(st State) {
 	if old, err := m.e.loadState(m.id); err == nil {
 		st.StartedAt = old.StartedAt
 	}
-	m.e.saveState(m.id, st)
+	if err := m.e.saveState(m.id, st); err != nil {
+		m.hub.output(frameStderr, "stderr", []byte("minibox: record the exit: "+err.Error()+"\n"))
+	}
 	if m.c.HostConfig.AutoRemove {
 		if err := m.e.destroy(m.c, true); err != nil {
 			m.hub.output(frameStderr, "stderr", []byte("minibox: --rm: "+err.Error()+"\n"))
 		}
 	}
-	l.unlock()
+	m.lock.unlock()
 	m.hub.exit(st.ExitCode)
 }
 
