@@ -28,6 +28,7 @@ me=bench/04-storage.sh
 [ "$(id -u)" = 0 ] || { echo "$me: needs root: run it as root, or with sudo: sudo $0" >&2; exit 1; }
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
+source bench/lib.sh
 for t in busybox tar; do
   command -v $t >/dev/null || { echo "$me: $t is missing (apt-get install busybox-static tar)" >&2; exit 2; }
 done
@@ -36,50 +37,18 @@ runs=${RUNS:-30}
 # Unix socket paths are short (unix(7)): dockerd's containerd socket lies
 # under the exec root, so the temporary directory's name is short too.
 tmp=$(mktemp -d /tmp/mbb.XXXXXX)
-# What exists before, so that cleanup removes only what this run made.
-cgroups_before=$(ls -d /sys/fs/cgroup/minibox /sys/fs/cgroup/*/minibox /sys/fs/cgroup/docker /sys/fs/cgroup/*/docker 2>/dev/null || true)
-fixed_paths=(/var/lib/containers/cache/blob-info-cache-v1.boltdb /var/lib/containers/cache /var/lib/containers
-  /run/docker/plugins /run/docker /run/containerd/s /run/containerd /run/runc /etc/docker/key.json)
-paths_before=$(ls -d "${fixed_paths[@]}" 2>/dev/null || true)
-dockerd_pid=
+bench_before
 mb="$tmp/04-storage --data-root $tmp/mb --exec-root $tmp/mx"
-podman_cmd=
 
 cleanup() {
-  local rc=$? d p i
+  local rc=$?
   set +e
   # Our containers, then dockerd and podman's, then what is left mounted.
   if [ -x "$tmp/04-storage" ] && [ -d "$tmp/mb" ]; then
     $mb ps -aq --no-trunc 2>/dev/null | xargs -r $mb rm -f >/dev/null
   fi
-  [ -n "$podman_cmd" ] && $podman_cmd rm -af >/dev/null 2>&1
-  if [ -n "$dockerd_pid" ] && kill -0 "$dockerd_pid" 2>/dev/null; then
-    docker -H "unix://$tmp/d/sock" ps -aq 2>/dev/null | xargs -r docker -H "unix://$tmp/d/sock" rm -f >/dev/null 2>&1
-    kill "$dockerd_pid"
-    # dockerd stops its containerd and their shims; wait for all of it.
-    for i in $(seq 200); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$dockerd_pid" 2>/dev/null && { echo "$me: dockerd $dockerd_pid did not stop in 20 s: killed" >&2; kill -9 "$dockerd_pid"; }
-  fi
-  if [ -s "$tmp/d/ex/containerd/containerd.pid" ]; then
-    p=$(cat "$tmp/d/ex/containerd/containerd.pid")
-    kill -0 "$p" 2>/dev/null && [ "$(readlink /proc/$p/exe)" = "$(command -v containerd)" ] && kill "$p"
-  fi
-  awk -v t="$tmp/" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r d; do umount -l "$d"; done
-  # Cgroups: the bench-* directories under /minibox, and /minibox and
-  # /docker where this run made them (rmdir refuses a cgroup in use).
-  for d in /sys/fs/cgroup/minibox /sys/fs/cgroup/*/minibox; do
-    [ -d "$d" ] || continue
-    for p in "$d"/bench-docker "$d"/bench-podman; do
-      [ -d "$p" ] && find "$p" -depth -type d -exec rmdir {} \;
-    done
-    grep -qxF "$d" <<<"$cgroups_before" || rmdir "$d" 2>/dev/null
-  done
-  for d in /sys/fs/cgroup/docker /sys/fs/cgroup/*/docker; do
-    [ -d "$d" ] && ! grep -qxF "$d" <<<"$cgroups_before" && find "$d" -depth -type d -exec rmdir {} \;
-  done
-  for p in "${fixed_paths[@]}"; do
-    [ -e "$p" ] && ! grep -qxF "$p" <<<"$paths_before" && { [ -d "$p" ] && rmdir "$p" || rm -f "$p"; }
-  done
+  bench_cleanup_tools
+  bench_release
   rm -rf --one-file-system "$tmp"
   exit $rc
 }
@@ -88,8 +57,7 @@ trap "exit 130" INT TERM # so that cleanup runs on these too
 
 CGO_ENABLED=0 go build -o "$tmp/04-storage" ./04-storage
 CGO_ENABLED=0 go build -o "$tmp/03-rootfs" ./03-rootfs
-go build -o "$tmp/compare" ./bench/compare
-compare() { "$tmp/compare" -runs "$runs" "$@"; }
+bench_build_compare
 
 # The images: lesson 03's busybox root filesystem as a tar (what `docker
 # import` takes), and the same with random (incompressible) files added
@@ -109,52 +77,18 @@ rm -f "$tmp/img10.tar" "$tmp/img500.tar"
 
 # --- 1. run --rm /bin/true: ours, docker, podman -------------------------
 ruleset() { { cat /proc/sys/net/ipv4/ip_forward; if command -v nft >/dev/null; then nft list ruleset; elif command -v iptables-save >/dev/null; then iptables-save | grep -v '^#'; fi; } 2>&1; }
-# have TOOL: an executable file of that name is in PATH.
-have() { local p; p=$(command -v "$1") && [ -f "$p" ] && [ -x "$p" ]; }
 refs=()
 if have dockerd && have docker; then
   fw_before=$(ruleset)
-  mkdir -p "$tmp/d"
-  # The config file is ours (not /etc/docker/daemon.json); it keeps the
-  # client key (20.10 writes /etc/docker/key.json) in the temporary dir.
-  printf '{"deprecated-key-path": "%s"}\n' "$tmp/d/key.json" >"$tmp/d/daemon.json"
-  dockerd --config-file "$tmp/d/daemon.json" --data-root "$tmp/d/data" --exec-root "$tmp/d/ex" \
-    -H "unix://$tmp/d/sock" --pidfile "$tmp/d/pid" --iptables=false --ip6tables=false --ip-masq=false \
-    --ip-forward=false --bridge=none --cgroup-parent=/minibox/bench-docker >"$tmp/d/log" 2>&1 &
-  dockerd_pid=$!
-  # The client reads no user's config or context (podman reads this too:
-  # an empty config).
-  export DOCKER_CONFIG=$tmp/d/cli
-  mkdir -p "$DOCKER_CONFIG" && echo '{}' >"$DOCKER_CONFIG/config.json"
-  docker="docker -H unix://$tmp/d/sock"
-  for i in $(seq 300); do $docker version >/dev/null 2>&1 && break; sleep 0.1; done
-  $docker version >/dev/null 2>&1 || { echo "$me: dockerd did not come up in 30 s:" >&2; tail -20 "$tmp/d/log" >&2; exit 1; }
-  $docker import "$tmp/busybox.tar" bench-busybox >/dev/null
-  refs+=(-name-b "docker run --rm --network none" -b "$docker run --rm --network none bench-busybox /bin/true")
+  bench_start_dockerd -- --iptables=false --ip6tables=false --ip-masq=false --ip-forward=false --bridge=none
+  bench_ref "docker run --rm --network none" "$docker run --rm --network none bench-busybox /bin/true"
 else
   echo "$me: dockerd or docker is missing (apt-get install docker.io): docker is left out of the comparison" >&2
 fi
 if have podman; then
-  mkdir -p "$tmp/p/cni"
-  # A containers.conf of our own: cgroupfs (no systemd), file locks and
-  # events in the temporary dir rather than /dev/shm and the journal.
-  cat >"$tmp/p/containers.conf" <<EOF
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$tmp/p/events.log"
-lock_type = "file"
-tmp_dir = "$tmp/p/tmp"
-[network]
-network_config_dir = "$tmp/p/cni"
-EOF
-  export CONTAINERS_CONF=$tmp/p/containers.conf
-  podman_cmd="podman --root $tmp/p/root --runroot $tmp/p/run --storage-driver overlay"
-  $podman_cmd import -q "$tmp/busybox.tar" bench-busybox >/dev/null
-  flag=-b
-  [ ${#refs[@]} -gt 0 ] && flag=-c
-  refs+=("-name${flag}" "podman run --rm --network none" "$flag"
-    "$podman_cmd run --rm --network none --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --cgroup-parent /minibox/bench-podman bench-busybox /bin/true")
+  bench_podman
+  bench_ref "podman run --rm --network none" \
+    "$podman_cmd run --rm --network none --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --cgroup-parent /minibox/bench-podman bench-busybox /bin/true"
 else
   echo "$me: podman is missing (apt-get install podman): podman is left out of the comparison" >&2
 fi
@@ -163,10 +97,7 @@ echo "== 1. start to exit of /bin/true in a busybox image"
 [ -n "$podman_cmd" ] && echo "podman: $($podman_cmd version -f '{{.Client.Version}}') (storage overlay, runc)"
 compare -name-a "04-storage run --rm" -a "$mb run --rm bench-busybox /bin/true" "${refs[@]}"
 if [ -n "$dockerd_pid" ]; then
-  kill "$dockerd_pid"
-  for i in $(seq 200); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$dockerd_pid" 2>/dev/null; then echo "$me: dockerd $dockerd_pid did not stop in 20 s" >&2; exit 1; fi
-  dockerd_pid=
+  bench_stop_dockerd
   if [ "$(ruleset)" != "$fw_before" ]; then
     echo "$me: the firewall or ip_forward changed while dockerd ran:" >&2
     diff <(echo "$fw_before") <(ruleset) >&2

@@ -35,6 +35,7 @@ me=bench/05-network.sh
 [ "$(id -u)" = 0 ] || { echo "$me: needs root: run it as root, or with sudo: sudo $0" >&2; exit 1; }
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
+source bench/lib.sh
 for t in busybox tar nsenter unshare ip iperf3; do
   command -v $t >/dev/null || { echo "$me: $t is missing (apt-get install busybox-static tar util-linux iproute2 iperf3)" >&2; exit 2; }
 done
@@ -44,15 +45,10 @@ runs=${RUNS:-30}
 if [ "$runs" -ge 20 ]; then iperf_time=3 iperf_reps=5; else iperf_time=1 iperf_reps=1; fi
 
 tmp=$(mktemp -d /tmp/mbn.XXXXXX)
-cgroups_before=$(ls -d /sys/fs/cgroup/minibox /sys/fs/cgroup/*/minibox /sys/fs/cgroup/docker /sys/fs/cgroup/*/docker 2>/dev/null || true)
-fixed_paths=(/var/lib/containers/cache/blob-info-cache-v1.boltdb /var/lib/containers/cache /var/lib/containers
-  /run/docker/plugins /run/docker /run/containerd/s /run/containerd /run/runc /etc/docker/key.json)
-paths_before=$(ls -d "${fixed_paths[@]}" 2>/dev/null || true)
+bench_before
 cni_before=$([ -e /var/lib/cni ] && echo yes || true)
 netns_before=$(ls /run/netns 2>/dev/null || true)
-dockerd_pid=
 sb_pid=
-podman_cmd=
 
 # host: what this script must leave as it found it, in the host's netns.
 host() {
@@ -65,41 +61,18 @@ host() {
 host_before=$(host 2>&1)
 
 cleanup() {
-  local rc=$? d p i
+  local rc=$? p
   set +e
   if [ -x "$tmp/05-network" ] && [ -n "$sb_pid" ] && [ -d "$tmp/mb" ]; then
     $mb ps -aq --no-trunc 2>/dev/null | xargs -r $mb rm -f >/dev/null
     $mb network ls -q -f type=custom 2>/dev/null | xargs -r $mb network rm >/dev/null
   fi
-  [ -n "$podman_cmd" ] && $podman_cmd rm -af >/dev/null 2>&1
-  if [ -n "$dockerd_pid" ] && kill -0 "$dockerd_pid" 2>/dev/null; then
-    docker -H "unix://$tmp/d/sock" ps -aq 2>/dev/null | xargs -r docker -H "unix://$tmp/d/sock" rm -f >/dev/null 2>&1
-    kill "$dockerd_pid"
-    for i in $(seq 200); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$dockerd_pid" 2>/dev/null && { echo "$me: dockerd $dockerd_pid did not stop in 20 s: killed" >&2; kill -9 "$dockerd_pid"; }
-  fi
-  if [ -s "$tmp/d/ex/containerd/containerd.pid" ]; then
-    p=$(cat "$tmp/d/ex/containerd/containerd.pid")
-    kill -0 "$p" 2>/dev/null && [ "$(readlink /proc/$p/exe)" = "$(command -v containerd)" ] && kill "$p"
-  fi
+  bench_cleanup_tools
   for p in $(cat "$tmp"/iperf.pid 2>/dev/null); do kill "$p" 2>/dev/null; done
   # The scratch namespace goes when its last holder does: the sleep, and
   # the bind mounts of container namespaces under $tmp (unmounted below).
   [ -n "$sb_pid" ] && kill "$sb_pid" 2>/dev/null
-  awk -v t="$tmp/" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r d; do umount -l "$d"; done
-  for d in /sys/fs/cgroup/minibox /sys/fs/cgroup/*/minibox; do
-    [ -d "$d" ] || continue
-    for p in "$d"/bench-docker "$d"/bench-podman; do
-      [ -d "$p" ] && find "$p" -depth -type d -exec rmdir {} \;
-    done
-    grep -qxF "$d" <<<"$cgroups_before" || rmdir "$d" 2>/dev/null
-  done
-  for d in /sys/fs/cgroup/docker /sys/fs/cgroup/*/docker; do
-    [ -d "$d" ] && ! grep -qxF "$d" <<<"$cgroups_before" && find "$d" -depth -type d -exec rmdir {} \;
-  done
-  for p in "${fixed_paths[@]}"; do
-    [ -e "$p" ] && ! grep -qxF "$p" <<<"$paths_before" && { [ -d "$p" ] && rmdir "$p" || rm -f "$p"; }
-  done
+  bench_release
   # CNI's host-local IPAM keeps its leases in /var/lib/cni (podman's
   # default network): gone with the containers, but not the directories.
   [ -z "$cni_before" ] && [ -d /var/lib/cni ] && rm -rf --one-file-system /var/lib/cni
@@ -115,9 +88,8 @@ trap "exit 130" INT TERM
 
 CGO_ENABLED=0 go build -o "$tmp/05-network" ./05-network
 CGO_ENABLED=0 go build -o "$tmp/03-rootfs" ./03-rootfs
-go build -o "$tmp/compare" ./bench/compare
+bench_build_compare
 go test -c -o "$tmp/resolver.test" ./05-network/resolver
-compare() { "$tmp/compare" -runs "$runs" "$@"; }
 
 # The scratch namespace: a sleep in a new network namespace holds it; lo up.
 unshare --net sleep 1000000 &
@@ -134,45 +106,19 @@ rm -rf "$tmp/rootfs"
 $mb import "$tmp/busybox.tar" bench-busybox >/dev/null
 
 # --- 1. run --rm /bin/true on the default network: ours, docker, podman --
-have() { local p; p=$(command -v "$1") && [ -f "$p" ] && [ -x "$p" ]; }
 refs=()
 if have dockerd && have docker; then
-  mkdir -p "$tmp/d"
-  printf '{"deprecated-key-path": "%s"}\n' "$tmp/d/key.json" >"$tmp/d/daemon.json"
   # Docker's defaults for networking (docker0, iptables, masquerade,
   # ip_forward): inside the scratch namespace, where they stay.
-  nsenter --net="$sb" -- dockerd --config-file "$tmp/d/daemon.json" --data-root "$tmp/d/data" --exec-root "$tmp/d/ex" \
-    -H "unix://$tmp/d/sock" --pidfile "$tmp/d/pid" --cgroup-parent=/minibox/bench-docker >"$tmp/d/log" 2>&1 &
-  dockerd_pid=$!
-  export DOCKER_CONFIG=$tmp/d/cli
-  mkdir -p "$DOCKER_CONFIG" && echo '{}' >"$DOCKER_CONFIG/config.json"
-  docker="docker -H unix://$tmp/d/sock"
-  for i in $(seq 300); do $docker version >/dev/null 2>&1 && break; sleep 0.1; done
-  $docker version >/dev/null 2>&1 || { echo "$me: dockerd did not come up in 30 s:" >&2; tail -20 "$tmp/d/log" >&2; exit 1; }
-  $docker import "$tmp/busybox.tar" bench-busybox >/dev/null
-  refs+=(-name-b "docker run --rm (bridge)" -b "$docker run --rm bench-busybox /bin/true")
+  bench_start_dockerd nsenter --net="$sb" --
+  bench_ref "docker run --rm (bridge)" "$docker run --rm bench-busybox /bin/true"
 else
   echo "$me: dockerd or docker is missing (apt-get install docker.io): docker is left out of the comparison" >&2
 fi
 if have podman; then
-  mkdir -p "$tmp/p/cni"
-  cat >"$tmp/p/containers.conf" <<EOF
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$tmp/p/events.log"
-lock_type = "file"
-tmp_dir = "$tmp/p/tmp"
-[network]
-network_config_dir = "$tmp/p/cni"
-EOF
-  export CONTAINERS_CONF=$tmp/p/containers.conf
-  podman_cmd="nsenter --net=$sb -- podman --root $tmp/p/root --runroot $tmp/p/run --storage-driver overlay"
-  $podman_cmd import -q "$tmp/busybox.tar" bench-busybox >/dev/null
-  flag=-b
-  [ ${#refs[@]} -gt 0 ] && flag=-c
-  refs+=("-name${flag}" "podman run --rm (bridge)" "$flag"
-    "$podman_cmd run --rm --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --cgroup-parent /minibox/bench-podman bench-busybox /bin/true")
+  bench_podman nsenter --net="$sb" --
+  bench_ref "podman run --rm (bridge)" \
+    "$podman_cmd run --rm --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --cgroup-parent /minibox/bench-podman bench-busybox /bin/true"
 else
   echo "$me: podman is missing (apt-get install podman): podman is left out of the comparison" >&2
 fi
@@ -180,12 +126,7 @@ echo "== 1. start to exit of /bin/true in a busybox image, on the default bridge
 [ -n "$dockerd_pid" ] && echo "docker: client $($docker version -f '{{.Client.Version}}'), dockerd $($docker version -f '{{.Server.Version}}') (docker0, iptables, runc)"
 [ -n "$podman_cmd" ] && echo "podman: $($podman_cmd version -f '{{.Client.Version}}') (network backend $($podman_cmd info -f '{{.Host.NetworkBackend}}'), runc)"
 compare -name-a "minibox run --rm (bridge)" -a "$mb run --rm bench-busybox /bin/true" "${refs[@]}"
-if [ -n "$dockerd_pid" ]; then
-  kill "$dockerd_pid"
-  for i in $(seq 200); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$dockerd_pid" 2>/dev/null; then echo "$me: dockerd $dockerd_pid did not stop in 20 s" >&2; exit 1; fi
-  dockerd_pid=
-fi
+bench_stop_dockerd
 [ -n "$podman_cmd" ] && { $podman_cmd rm -af >/dev/null 2>&1 || true; }
 echo "== 1. what the default bridge costs minibox: the same run without a network"
 compare -name-a "minibox run --rm (bridge)" -a "$mb run --rm bench-busybox /bin/true" \

@@ -422,32 +422,25 @@ func (e *Engine) Rename(ref, name string) error {
 	if !validName.MatchString(name) {
 		return fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
 	}
-	id, err := e.Lookup(ref)
-	if err != nil {
-		return err
-	}
-	l, err := e.lock(id)
-	if err != nil {
-		return err
-	}
-	defer l.unlock()
-	c, err := e.load(id)
-	if err != nil {
-		return err
-	}
-	if c.Name == name {
-		return fmt.Errorf("Renaming a container with the same name as its current name")
-	}
-	if err := e.reserveName(name, id); err != nil {
-		return err
-	}
-	old := c.Name
-	c.Name = name
-	if err := e.saveConfig(c); err != nil {
-		e.releaseName(name, id)
-		return err
-	}
-	return e.releaseName(old, id)
+	return e.withLock(ref, func(id string, _ *lock) error {
+		c, err := e.load(id)
+		if err != nil {
+			return err
+		}
+		if c.Name == name {
+			return fmt.Errorf("Renaming a container with the same name as its current name")
+		}
+		if err := e.reserveName(name, id); err != nil {
+			return err
+		}
+		old := c.Name
+		c.Name = name
+		if err := e.saveConfig(c); err != nil {
+			e.releaseName(name, id)
+			return err
+		}
+		return e.releaseName(old, id)
+	})
 }
 
 // Prune removes every container that is not running and returns their IDs.
@@ -479,21 +472,10 @@ func (e *Engine) Prune() ([]string, error) {
 // changed (lesson 05's `network connect` and `disconnect` of a live
 // container). running says whether the container runs now.
 func (e *Engine) Update(ref string, fn func(c *Container, running bool) error) error {
-	id, err := e.Lookup(ref)
-	if err != nil {
-		return err
-	}
-	l, err := e.lock(id)
-	if err != nil {
-		return err
-	}
-	defer l.unlock()
-	in, err := e.info(id)
-	if err != nil {
-		return err
-	}
-	if err := fn(in.Container, in.State.Running); err != nil {
-		return err
-	}
-	return e.saveConfig(in.Container)
+	return e.withContainer(ref, func(in *Info, _ *lock) error {
+		if err := fn(in.Container, in.State.Running); err != nil {
+			return err
+		}
+		return e.saveConfig(in.Container)
+	})
 }

@@ -24,36 +24,25 @@ import (
 // running container's own view (/proc/PID/root: its mounts, volumes too),
 // or a stopped one's root mounted for the copy.
 func (e *Engine) withRoot(ref string, fn func(root int) error) error {
-	id, err := e.Lookup(ref)
-	if err != nil {
-		return err
-	}
-	l, err := e.lock(id)
-	if err != nil {
-		return err
-	}
-	defer l.unlock()
-	in, err := e.info(id)
-	if err != nil {
-		return err
-	}
-	var dir string
-	if in.State.Running && alive(in.State.Pid, in.State.PidStart) {
-		dir = fmt.Sprintf("/proc/%d/root", in.State.Pid)
-	} else {
-		root, _, err := e.opts.Storage.Mount(in.Container)
-		if err != nil {
-			return err
+	return e.withContainer(ref, func(in *Info, _ *lock) error {
+		var dir string
+		if in.State.Running && alive(in.State.Pid, in.State.PidStart) {
+			dir = fmt.Sprintf("/proc/%d/root", in.State.Pid)
+		} else {
+			root, _, err := e.opts.Storage.Mount(in.Container)
+			if err != nil {
+				return err
+			}
+			defer e.opts.Storage.Unmount(in.Container)
+			dir = root
 		}
-		defer e.opts.Storage.Unmount(in.Container)
-		dir = root
-	}
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open the container's root: %w", err)
-	}
-	defer unix.Close(fd)
-	return fn(fd)
+		fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open the container's root: %w", err)
+		}
+		defer unix.Close(fd)
+		return fn(fd)
+	})
 }
 
 // openIn opens p inside the root; the last component is not followed

@@ -56,39 +56,28 @@ type monitorReply struct {
 // not a byte of output is missed (`run` and `start -a`). Starting a running
 // container does nothing.
 func (e *Engine) Start(ref string, attach *os.File) error {
-	id, err := e.Lookup(ref)
-	if err != nil {
-		return err
-	}
-	l, err := e.lock(id)
-	if err != nil {
-		return err
-	}
-	defer l.unlock()
-	in, err := e.info(id)
-	if err != nil {
-		return err
-	}
-	if in.State.Running {
-		return nil
-	}
-	if in.State.Dead {
-		return fmt.Errorf("container %s is marked for removal and cannot be started", in.Name)
-	}
-	if alive(in.State.MonitorPid, in.State.MonitorStart) {
-		return fmt.Errorf("container %s is still being stopped; try again", in.Name)
-	}
-	// A previous run whose monitor died leaves the runtime's container,
-	// the cgroup and the mount: clean them first.
-	e.waitInitGone(id)
-	if err := e.teardown(in.Container); err != nil {
-		return err
-	}
-	if err := e.writeBundle(in.Container); err != nil {
-		e.opts.Storage.Unmount(in.Container)
-		return err
-	}
-	return e.startMonitor(id, l, attach)
+	return e.withContainer(ref, func(in *Info, l *lock) error {
+		if in.State.Running {
+			return nil
+		}
+		if in.State.Dead {
+			return fmt.Errorf("container %s is marked for removal and cannot be started", in.Name)
+		}
+		if alive(in.State.MonitorPid, in.State.MonitorStart) {
+			return fmt.Errorf("container %s is still being stopped; try again", in.Name)
+		}
+		// A previous run whose monitor died leaves the runtime's container,
+		// the cgroup and the mount: clean them first.
+		e.waitInitGone(in.ID)
+		if err := e.teardown(in.Container); err != nil {
+			return err
+		}
+		if err := e.writeBundle(in.Container); err != nil {
+			e.opts.Storage.Unmount(in.Container)
+			return err
+		}
+		return e.startMonitor(in.ID, l, attach)
+	})
 }
 
 // writeBundle mounts the root and writes EXEC/containers/ID/bundle/config.json.

@@ -68,6 +68,34 @@ func (l *lock) unlock() {
 	}
 }
 
+// withLock resolves ref and runs fn with the container's lock held; the
+// lock is released when fn returns (a lock handed on to a child, as Start
+// hands it to the monitor, stays held by the child's copy of it).
+func (e *Engine) withLock(ref string, fn func(id string, l *lock) error) error {
+	id, err := e.Lookup(ref)
+	if err != nil {
+		return err
+	}
+	l, err := e.lock(id)
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	return fn(id, l)
+}
+
+// withContainer is withLock with the container's config and observed state
+// read under the lock.
+func (e *Engine) withContainer(ref string, fn func(in *Info, l *lock) error) error {
+	return e.withLock(ref, func(id string, l *lock) error {
+		in, err := e.info(id)
+		if err != nil {
+			return err
+		}
+		return fn(in, l)
+	})
+}
+
 // newID is 32 random bytes in hex, as Docker's container IDs.
 func newID() string {
 	b := make([]byte, 32)

@@ -86,6 +86,32 @@ func TestApplyRefuses(t *testing.T) {
 	}
 }
 
+// --add-host values the CLI takes: host-gateway stays as written (it is
+// resolved when the container's /etc/hosts is written, on its networks).
+func TestApplyAddHost(t *testing.T) {
+	for _, c := range []struct {
+		in  string
+		bad bool
+	}{
+		{in: "db:10.0.0.7"},
+		{in: "gw:host-gateway"},
+		{in: "host.docker.internal=host-gateway"},
+		{in: "gw:host-gateway:80", bad: true},
+		{in: "gw:hostgateway", bad: true},
+		{in: ":host-gateway", bad: true},
+	} {
+		var req engine.CreateRequest
+		x := createExt{network: ptr("none"), addHosts: []string{c.in}}
+		err := x.Apply(&req)
+		if c.bad {
+			require.ErrorContains(t, err, "--add-host", c.in)
+			continue
+		}
+		require.NoError(t, err, c.in)
+		assert.Equal(t, []string{c.in}, req.HostConfig.ExtraHosts, c.in)
+	}
+}
+
 func TestApplyPorts(t *testing.T) {
 	x := createExt{network: ptr("none"), publish: []string{"127.0.0.1:8080:80", "8081-8083:81", "53/udp"}, expose: []string{"9000-9001"}}
 	var req engine.CreateRequest

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -41,7 +42,7 @@ func (x *createExt) AddFlags(fs *pflag.FlagSet, nw *string) {
 	fs.StringArrayVar(&x.dns, "dns", nil, "set a DNS server (repeatable)")
 	fs.StringArrayVar(&x.dnsSearch, "dns-search", nil, "set a DNS search domain (repeatable)")
 	fs.StringArrayVar(&x.dnsOptions, "dns-option", nil, "set a resolv.conf option (repeatable)")
-	fs.StringArrayVar(&x.addHosts, "add-host", nil, "add a line to /etc/hosts: HOST:IP (repeatable)")
+	fs.StringArrayVar(&x.addHosts, "add-host", nil, "add a line to /etc/hosts: HOST:IP, or HOST:host-gateway for the host's address on the container's bridge (repeatable)")
 }
 
 // Apply checks the flags and writes them into the request; nothing is made
@@ -107,7 +108,9 @@ func (x *createExt) Apply(req *engine.CreateRequest) error {
 		}
 	}
 	for _, a := range x.addHosts {
-		if _, _, err := resolver.ParseAddHost(a); err != nil {
+		// host-gateway is resolved when the container's /etc/hosts is
+		// written, on the networks it is attached to then.
+		if _, _, err := resolver.ParseAddHost(a); err != nil && !errors.Is(err, resolver.ErrHostGateway) {
 			return fmt.Errorf("invalid argument %q for \"--add-host\" flag: %w", a, err)
 		}
 	}

@@ -26,6 +26,18 @@ func (n *CLI) networkCmd() *cobra.Command {
 
 func fail(err error) error { return lesson04.DaemonErr(err, 1) }
 
+// withManager is a network command's RunE with the engine and the network
+// manager at hand; a program without lesson 05's networks fails first.
+func (n *CLI) withManager(fn func(cmd *cobra.Command, args []string, e *engine.Engine, m *network.Manager) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		e, m, err := n.manager()
+		if err != nil {
+			return cli.Fail(err)
+		}
+		return fn(cmd, args, e, m)
+	}
+}
+
 func (n *CLI) netCreateCmd() *cobra.Command {
 	var r network.CreateRequest
 	var opts, labels []string
@@ -36,7 +48,7 @@ func (n *CLI) netCreateCmd() *cobra.Command {
 		Example: `  minibox network create appnet
   minibox network create --subnet 10.89.0.0/24 --gateway 10.89.0.1 appnet
   minibox network create -d macvlan --subnet 192.168.50.0/24 -o parent=eth1 lan`,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: n.withManager(func(cmd *cobra.Command, args []string, _ *engine.Engine, m *network.Manager) error {
 			r.Name = args[0]
 			var err error
 			if r.Options, err = keyValues("-o", opts); err != nil {
@@ -45,17 +57,13 @@ func (n *CLI) netCreateCmd() *cobra.Command {
 			if r.Labels, err = keyValues("--label", labels); err != nil {
 				return cli.Fail(err)
 			}
-			_, m, err := n.manager()
-			if err != nil {
-				return cli.Fail(err)
-			}
 			nw, err := m.Create(r)
 			if err != nil {
 				return fail(err)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), nw.ID)
 			return nil
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.StringVarP(&r.Driver, "driver", "d", "bridge", "driver to manage the network: bridge or macvlan")
@@ -77,11 +85,7 @@ func (n *CLI) netLsCmd() *cobra.Command {
 		Aliases: []string{"list"},
 		Short:   "List networks",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, m, err := n.manager()
-			if err != nil {
-				return cli.Fail(err)
-			}
+		RunE: n.withManager(func(cmd *cobra.Command, args []string, _ *engine.Engine, m *network.Manager) error {
 			match, err := netFilter(filters)
 			if err != nil {
 				return cli.Fail(err)
@@ -113,7 +117,7 @@ func (n *CLI) netLsCmd() *cobra.Command {
 				}
 			}
 			return w.Flush()
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only display network IDs")
 	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not truncate the output")
@@ -177,11 +181,7 @@ func (n *CLI) netInspectCmd() *cobra.Command {
 		Use:   "inspect [OPTIONS] NETWORK [NETWORK...]",
 		Short: "Display detailed information on one or more networks",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, m, err := n.manager()
-			if err != nil {
-				return cli.Fail(err)
-			}
+		RunE: n.withManager(func(cmd *cobra.Command, args []string, _ *engine.Engine, m *network.Manager) error {
 			var out []*network.Network
 			var missing error
 			for _, a := range args {
@@ -200,7 +200,7 @@ func (n *CLI) netInspectCmd() *cobra.Command {
 				return &cli.ExitStatus{Code: 1, Err: nil}
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output using the given Go template")
 	return cmd
@@ -212,11 +212,7 @@ func (n *CLI) netRmCmd() *cobra.Command {
 		Aliases: []string{"remove"},
 		Short:   "Remove one or more networks",
 		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, m, err := n.manager()
-			if err != nil {
-				return cli.Fail(err)
-			}
+		RunE: n.withManager(func(cmd *cobra.Command, args []string, _ *engine.Engine, m *network.Manager) error {
 			failed := false
 			for _, a := range args {
 				if err := m.Remove(a); err != nil {
@@ -230,7 +226,7 @@ func (n *CLI) netRmCmd() *cobra.Command {
 				return &cli.ExitStatus{Code: 1}
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -241,11 +237,7 @@ func (n *CLI) netPruneCmd() *cobra.Command {
 		Use:   "prune [OPTIONS]",
 		Short: "Remove all unused networks",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, m, err := n.manager()
-			if err != nil {
-				return cli.Fail(err)
-			}
+		RunE: n.withManager(func(cmd *cobra.Command, args []string, _ *engine.Engine, m *network.Manager) error {
 			keep, err := labelKeep(filters)
 			if err != nil {
 				return cli.Fail(err)
@@ -262,7 +254,7 @@ func (n *CLI) netPruneCmd() *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout())
 			}
 			return fail(err)
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, "provide filter values (label=KEY[=VALUE], label!=...)")
@@ -305,16 +297,12 @@ func (n *CLI) netConnectCmd() *cobra.Command {
 		Use:   "connect [OPTIONS] NETWORK CONTAINER",
 		Short: "Connect a container to a network",
 		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, m, err := n.manager()
-			if err != nil {
-				return cli.Fail(err)
-			}
-			err = e.Update(args[1], func(c *engine.Container, running bool) error {
+		RunE: n.withManager(func(cmd *cobra.Command, args []string, e *engine.Engine, m *network.Manager) error {
+			err := e.Update(args[1], func(c *engine.Container, running bool) error {
 				return m.Connect(c, running, args[0], ip, aliases)
 			})
 			return fail(err)
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&ip, "ip", "", "IPv4 address (e.g. 172.30.100.104)")
 	cmd.Flags().StringArrayVar(&aliases, "alias", nil, "add a network-scoped alias for the container")
@@ -327,18 +315,14 @@ func (n *CLI) netDisconnectCmd() *cobra.Command {
 		Use:   "disconnect [OPTIONS] NETWORK CONTAINER",
 		Short: "Disconnect a container from a network",
 		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, m, err := n.manager()
-			if err != nil {
-				return cli.Fail(err)
-			}
-			err = e.Update(args[1], func(c *engine.Container, running bool) error {
+		RunE: n.withManager(func(cmd *cobra.Command, args []string, e *engine.Engine, m *network.Manager) error {
+			err := e.Update(args[1], func(c *engine.Container, running bool) error {
 				return m.Disconnect(c, running, args[0], force)
 			})
 			return fail(err)
-		},
+		}),
 	}
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "force the container to disconnect from a network")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "force the container to disconnect from a network: a network removed since, or an endpoint that cannot be taken down, is dropped from the container's config without an error")
 	return cmd
 }
 

@@ -110,10 +110,20 @@ func modeIs(c *engine.Container, n *Network) bool {
 }
 
 // Disconnect takes the container off a network; a running one loses the
-// interface now.
+// interface now. force is Docker's --force: an endpoint that cannot be
+// taken down cleanly is dropped anyway. That is a network removed since a
+// stopped container was connected to it (its name stays in the container's
+// config and its next start would fail on it), a running container whose
+// attachment record is gone, or an interface that will not go: the config
+// loses the network without an error. eth0 of a running container is still
+// refused (force does not move the default route).
 func (m *Manager) Disconnect(c *engine.Container, running bool, ref string, force bool) error {
 	n, err := m.Get(ref)
 	if err != nil {
+		if name, ok := staleEntry(c, ref); force && ok {
+			forget(c, name, c.HostConfig.NetworkMode == name)
+			return nil
+		}
 		return err
 	}
 	mode := c.HostConfig.NetworkMode
@@ -125,39 +135,69 @@ func (m *Manager) Disconnect(c *engine.Container, running bool, ref string, forc
 	}
 	if running {
 		rec, err := m.record(c.ID)
-		if err != nil {
+		switch {
+		case err != nil && !force:
 			return fmt.Errorf("container %s is not attached now (is it restarting?): %w", c.Name, err)
-		}
-		// eth0 carries the default route, the resolver the container
-		// asks and its published ports: minibox does not move those to
-		// another network while it runs.
-		if a, ok := rec.Networks[n.ID]; ok && a.IfName == "eth0" {
-			return fmt.Errorf("container %s is running on %s as its first network (eth0: its default route, resolver and published ports): stop it to disconnect it", c.Name, n.Name)
-		}
-		if err := m.unplug(c, rec, n); err != nil {
-			return err
-		}
-		if err := m.rewriteFiles(c, rec); err != nil {
-			return err
-		}
-	}
-	delete(c.NetworkSettings.Networks, n.Name)
-	if modeIs(c, n) {
-		// Docker keeps the mode; the container starts with no network of
-		// that name any more, so it falls back to none.
-		c.HostConfig.NetworkMode = "none"
-		if len(c.NetworkSettings.Networks) > 0 {
-			names := make([]string, 0, len(c.NetworkSettings.Networks))
-			for name := range c.NetworkSettings.Networks {
-				names = append(names, name)
+		case err == nil:
+			// eth0 carries the default route, the resolver the container
+			// asks and its published ports: minibox does not move those to
+			// another network while it runs.
+			if a, ok := rec.Networks[n.ID]; ok && a.IfName == "eth0" {
+				return fmt.Errorf("container %s is running on %s as its first network (eth0: its default route, resolver and published ports): stop it to disconnect it", c.Name, n.Name)
 			}
-			slices.Sort(names)
-			c.HostConfig.NetworkMode = names[0]
-			delete(c.NetworkSettings.Networks, names[0])
-			c.NetworkSettings.Networks[names[0]] = &engine.EndpointSettings{}
+			if err := m.unplug(c, rec, n); err != nil && !force {
+				return err
+			}
+			if err := m.rewriteFiles(c, rec); err != nil && !force {
+				return err
+			}
 		}
 	}
+	forget(c, n.Name, modeIs(c, n))
 	return nil
+}
+
+// staleEntry finds the config's name for a network that no longer exists:
+// ref is the name the container was connected under, or the network's ID
+// (or its prefix) recorded in the endpoint.
+func staleEntry(c *engine.Container, ref string) (string, bool) {
+	if ref == "" {
+		return "", false
+	}
+	if _, ok := c.NetworkSettings.Networks[ref]; ok {
+		return ref, true
+	}
+	for name, es := range c.NetworkSettings.Networks {
+		if es != nil && es.NetworkID != "" && strings.HasPrefix(es.NetworkID, ref) {
+			return name, true
+		}
+	}
+	if mode := c.HostConfig.NetworkMode; mode == ref && mode != "host" && mode != "none" && mode != "default" && !strings.HasPrefix(mode, "container:") {
+		return mode, true
+	}
+	return "", false
+}
+
+// forget removes the network name from the container's config. When it is
+// the network mode (isMode), Docker keeps a mode: the container starts with
+// no network of that name any more, so the mode becomes its next network,
+// or none.
+func forget(c *engine.Container, name string, isMode bool) {
+	delete(c.NetworkSettings.Networks, name)
+	if !isMode {
+		return
+	}
+	c.HostConfig.NetworkMode = "none"
+	if len(c.NetworkSettings.Networks) > 0 {
+		names := make([]string, 0, len(c.NetworkSettings.Networks))
+		for name := range c.NetworkSettings.Networks {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		c.HostConfig.NetworkMode = names[0]
+		delete(c.NetworkSettings.Networks, names[0])
+		c.NetworkSettings.Networks[names[0]] = &engine.EndpointSettings{}
+	}
 }
 
 // unplug removes one network's interface of a running container.

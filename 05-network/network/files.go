@@ -55,7 +55,7 @@ func (m *Manager) writeFiles(c *engine.Container, rec *Record, host bool) ([]spe
 			}
 			nameserver = m.nameserver(rec)
 		}
-		hosts = resolver.Hosts(hostname, ips, c.HostConfig.ExtraHosts)
+		hosts = resolver.Hosts(hostname, ips, c.HostConfig.ExtraHosts, m.hostGateway(rec))
 		resolv = resolver.ResolvConf(hostConf, c.HostConfig.Dns, c.HostConfig.DnsSearch, c.HostConfig.DnsOptions, nameserver)
 	}
 	contents := map[string][]byte{"hosts": hosts, "hostname": []byte(hostname + "\n"), "resolv.conf": resolv}
@@ -91,6 +91,41 @@ func (m *Manager) sharedFiles(ref string) ([]specs.Mount, error) {
 		mounts = append(mounts, specs.Mount{Destination: "/etc/" + name, Type: "bind", Source: p, Options: []string{"rbind", "rprivate"}})
 	}
 	return mounts, nil
+}
+
+// hostGateway is what --add-host NAME:host-gateway stands for: the host
+// as the container reaches it. That is the host's address on the
+// container's first bridge network (its gateway, the bridge's own address);
+// without one (macvlan only: the parent's host cannot be reached from its
+// macvlan children), the default bridge's gateway, which is what Docker
+// writes when dockerd has no --host-gateway-ip.
+func (m *Manager) hostGateway(rec *Record) netip.Addr {
+	nets, err := m.list()
+	if err != nil {
+		return netip.Addr{}
+	}
+	driver := map[string]string{}
+	for _, n := range nets {
+		driver[n.Name] = n.Driver
+	}
+	if rec != nil {
+		for _, a := range rec.ordered() {
+			if driver[a.Network] != "bridge" {
+				continue
+			}
+			if ip, err := netip.ParseAddr(a.Gateway); err == nil {
+				return ip
+			}
+		}
+	}
+	for _, n := range nets {
+		if n.Name == DefaultName {
+			if pool, err := n.pool(); err == nil {
+				return pool.Gateway
+			}
+		}
+	}
+	return netip.Addr{}
 }
 
 // nameserver is the resolver a container asks: that of its first network
@@ -133,7 +168,7 @@ func (m *Manager) rewriteFiles(c *engine.Container, rec *Record) error {
 	if err := os.WriteFile(filepath.Join(dir, "resolv.conf"), resolv, 0o644); err != nil {
 		return fmt.Errorf("rewrite resolv.conf: %w", err)
 	}
-	return os.WriteFile(filepath.Join(dir, "hosts"), resolver.Hosts(c.Config.Hostname, ips, c.HostConfig.ExtraHosts), 0o644)
+	return os.WriteFile(filepath.Join(dir, "hosts"), resolver.Hosts(c.Config.Hostname, ips, c.HostConfig.ExtraHosts, m.hostGateway(rec)), 0o644)
 }
 
 // upstreams are the servers the resolver forwards a container's other

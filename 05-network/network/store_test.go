@@ -3,10 +3,13 @@ package network
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"minibox/04-storage/engine"
 )
 
 func newTestManager(t *testing.T) *Manager {
@@ -99,4 +102,55 @@ func TestHostIfStable(t *testing.T) {
 	assert.Equal(t, a, hostIf("c1", "n1"))
 	assert.NotEqual(t, a, hostIf("c1", "n2"))
 	assert.LessOrEqual(t, len(a), 15, "IFNAMSIZ")
+}
+
+// `network disconnect -f` drops what cannot be taken down cleanly: a
+// network removed since the stopped container was connected to it, and a
+// running container's network whose attachment record is gone. Without -f
+// both are errors and the config keeps the network.
+func TestDisconnectForce(t *testing.T) {
+	m := newTestManager(t)
+	app, err := m.Create(CreateRequest{Name: "appnet", Subnet: "10.90.0.0/24"})
+	require.NoError(t, err)
+	newC := func() *engine.Container {
+		c := &engine.Container{ID: strings.Repeat("c", 64), Name: "web"}
+		c.HostConfig.NetworkMode = "gone"
+		c.NetworkSettings.Networks = map[string]*engine.EndpointSettings{
+			"gone":   {NetworkID: strings.Repeat("d", 64)},
+			"appnet": {NetworkID: app.ID},
+		}
+		return c
+	}
+
+	c := newC()
+	err = m.Disconnect(c, false, "gone", false)
+	require.ErrorContains(t, err, "network gone not found")
+	assert.Len(t, c.NetworkSettings.Networks, 2)
+	assert.Equal(t, "gone", c.HostConfig.NetworkMode)
+
+	for _, ref := range []string{"gone", strings.Repeat("d", 12)} {
+		c = newC()
+		require.NoError(t, m.Disconnect(c, false, ref, true), ref)
+		// The mode was the stale network: the next network takes its place.
+		assert.Equal(t, "appnet", c.HostConfig.NetworkMode, ref)
+		assert.NotContains(t, c.NetworkSettings.Networks, "gone", ref)
+	}
+	c = newC()
+	require.ErrorContains(t, m.Disconnect(c, false, "nosuch", true), "network nosuch not found")
+	assert.Len(t, c.NetworkSettings.Networks, 2)
+
+	// Running, but no attachment record (its monitor is restarting it, or
+	// the record was lost): -f takes the network off the config.
+	c = newC()
+	err = m.Disconnect(c, true, "appnet", false)
+	require.ErrorContains(t, err, "is not attached now")
+	assert.Contains(t, c.NetworkSettings.Networks, "appnet")
+	require.NoError(t, m.Disconnect(c, true, "appnet", true))
+	assert.NotContains(t, c.NetworkSettings.Networks, "appnet")
+	assert.Equal(t, "gone", c.HostConfig.NetworkMode)
+
+	// Not connected at all stays an error, with -f too (Docker's).
+	c = newC()
+	delete(c.NetworkSettings.Networks, "appnet")
+	require.ErrorContains(t, m.Disconnect(c, false, "appnet", true), "is not connected to network appnet")
 }

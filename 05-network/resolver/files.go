@@ -101,12 +101,18 @@ const hostsHead = "127.0.0.1\tlocalhost\n" +
 // Hosts is a container's /etc/hosts in Docker's layout: the loopback and
 // IPv6 lines, then the --add-host entries ("name:ip" or "name=ip") as
 // "ip\tname", then "ip\thostname" for each of the container's addresses.
-// An entry ParseAddHost refuses is left out (the CLI refuses it first).
-func Hosts(hostname string, ips []netip.Addr, extra []string) []byte {
+// "name:host-gateway" gets hostGateway, the host's address as the container
+// reaches it (left out when that is not valid: the container has no bridge
+// to the host). An entry ParseAddHost refuses is left out (the CLI refuses
+// it first).
+func Hosts(hostname string, ips []netip.Addr, extra []string, hostGateway netip.Addr) []byte {
 	var b bytes.Buffer
 	b.WriteString(hostsHead)
 	for _, e := range extra {
 		name, ip, err := ParseAddHost(e)
+		if errors.Is(err, ErrHostGateway) && hostGateway.IsValid() {
+			ip, err = hostGateway, nil
+		}
 		if err != nil {
 			continue
 		}

@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -90,7 +91,8 @@ func TestUpstreams(t *testing.T) {
 func TestHosts(t *testing.T) {
 	got := Hosts("0123456789ab",
 		[]netip.Addr{netip.MustParseAddr("172.18.0.5"), netip.MustParseAddr("172.19.0.3")},
-		[]string{"db.example:10.0.0.7", "v6=[fd00::7]", "bad entry:1.2.3.4", "gw:host-gateway"})
+		[]string{"db.example:10.0.0.7", "v6=[fd00::7]", "bad entry:1.2.3.4", "gw:host-gateway", "host.docker.internal=host-gateway"},
+		netip.MustParseAddr("172.18.0.1"))
 	assert.Equal(t, `127.0.0.1	localhost
 ::1	localhost ip6-localhost ip6-loopback
 fe00::0	ip6-localnet
@@ -99,12 +101,14 @@ ff02::1	ip6-allnodes
 ff02::2	ip6-allrouters
 10.0.0.7	db.example
 fd00::7	v6
+172.18.0.1	gw
+172.18.0.1	host.docker.internal
 172.18.0.5	0123456789ab
 172.19.0.3	0123456789ab
 `, string(got))
 
-	got = Hosts("web", nil, nil)
-	assert.Equal(t, hostsHead, string(got), "network none: no address line")
+	got = Hosts("web", nil, []string{"gw:host-gateway"}, netip.Addr{})
+	assert.Equal(t, hostsHead, string(got), "network none: no address line, no host gateway")
 }
 
 func TestParseAddHost(t *testing.T) {
@@ -119,6 +123,11 @@ func TestParseAddHost(t *testing.T) {
 		{in: "v6:[fd00::7]", name: "v6", ip: "fd00::7"},
 		{in: "v4=[10.0.0.1]", name: "v4", ip: "10.0.0.1"},
 		{in: "gw:host-gateway", name: "gw", err: "host-gateway"},
+		{in: "gw=host-gateway", name: "gw", err: "host-gateway"},
+		{in: "host.docker.internal: host-gateway ", name: "host.docker.internal", err: "host-gateway"},
+		{in: "gw:host-gateway2", err: `invalid IP address in add-host: "host-gateway2"`},
+		{in: "gw:[host-gateway]", err: "invalid IP address in add-host"},
+		{in: ":host-gateway", err: "bad format for add-host"},
 		{in: "db", err: `bad format for add-host: "db"`},
 		{in: ":10.0.0.7", err: `bad format for add-host: ":10.0.0.7"`},
 		{in: "a:b=10.0.0.7", err: `bad format for add-host: "a:b=10.0.0.7"`},
@@ -155,8 +164,18 @@ func FuzzParseAddHost(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		gw := netip.MustParseAddr("172.17.0.1")
 		name, ip, err := ParseAddHost(s)
+		if errors.Is(err, ErrHostGateway) {
+			// host-gateway: one line with the gateway, a valid name.
+			require.NotEmpty(t, name)
+			require.False(t, strings.ContainsAny(name, ":# \t\r\n"), name)
+			rest := strings.TrimPrefix(string(Hosts("h", nil, []string{s}, gw)), hostsHead)
+			require.Equal(t, "172.17.0.1\t"+name+"\n", rest)
+			return
+		}
 		if err != nil {
+			require.Equal(t, hostsHead, string(Hosts("h", nil, []string{s}, gw)), "a refused entry is left out")
 			return
 		}
 		require.NotEmpty(t, name)
@@ -164,7 +183,7 @@ func FuzzParseAddHost(f *testing.F) {
 		require.False(t, strings.ContainsAny(name, ":# \t\r\n"), name)
 		// The entry is one hosts line that reads back as itself, and
 		// adds exactly one line after the fixed head.
-		b := Hosts("h", nil, []string{s})
+		b := Hosts("h", nil, []string{s}, gw)
 		rest := strings.TrimPrefix(string(b), hostsHead)
 		require.Equal(t, ip.String()+"\t"+name+"\n", rest)
 		n2, ip2, err := ParseAddHost(name + "=" + ip.String())
