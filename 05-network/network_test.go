@@ -290,19 +290,24 @@ func TestMacvlan(t *testing.T) {
 	mv := random("mv")
 	b.ok("network", "create", "-d", "macvlan", "--subnet", "10.77.0.0/24", "-o", "parent="+parent, mv)
 	web := random("web")
-	b.web(web, "--network", mv, "--ip", "10.77.0.50")
-	assert.Equal(t, "10.77.0.50", b.ip(web, mv))
-	r := b.fetch(mv, "http://10.77.0.50/")
+	// The first container asks for the pool's last address: it gets it,
+	// and the resolver, which starts after it, takes the next one down.
+	b.web(web, "--network", mv, "--ip", "10.77.0.254")
+	assert.Equal(t, "10.77.0.254", b.ip(web, mv))
+	r := b.fetch(mv, "http://10.77.0.254/")
 	require.Equal(t, 0, r.Code, r.Stderr)
 	assert.Equal(t, "hello from "+web+"\n", r.Stdout)
 	// By name too: the host cannot reach its macvlan children, so the
 	// network's resolver is a child of the parent itself, on the pool's
-	// last address, in a namespace of its own.
+	// last free address, in a namespace of its own.
 	r = b.fetch(mv, "http://"+web+"/")
 	require.Equal(t, 0, r.Code, r.Stderr)
 	assert.Equal(t, "hello from "+web+"\n", r.Stdout)
-	assert.Contains(t, b.ok("exec", web, "cat", "/etc/resolv.conf"), "nameserver 10.77.0.254")
+	assert.Contains(t, b.ok("exec", web, "cat", "/etc/resolv.conf"), "nameserver 10.77.0.253")
 	require.Len(t, b.resolvers(), 1, "one resolver for the macvlan network")
+	r = b.run("run", "--rm", "--network", mv, "--ip", "10.77.0.253", "busybox", "true")
+	assert.NotEqual(t, 0, r.Code)
+	assert.Contains(t, r.Stderr, "the network's resolver holds 10.77.0.253")
 	// The first automatic address is still the pool's first.
 	r = b.run("run", "--rm", "--network", mv, "busybox", "ip", "-o", "addr", "show", "eth0")
 	require.Equal(t, 0, r.Code, r.Stderr)

@@ -201,6 +201,25 @@ func (m *Manager) attach(c *engine.Container) error {
 			return err
 		}
 	}
+	return m.startMacvlanResolvers(want)
+}
+
+// startMacvlanResolvers starts the resolvers of the macvlan networks
+// among nets once the container holds its addresses there. The network
+// cannot go down meanwhile: the container's record names it.
+func (m *Manager) startMacvlanResolvers(nets []*Network) error {
+	l, err := m.lock()
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	for _, n := range nets {
+		if n.Driver == "macvlan" && n.resolves() {
+			if err := m.startResolver(n); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -218,6 +237,9 @@ func (m *Manager) plug(c *engine.Container, n *Network, es *engine.EndpointSetti
 	}
 	ip, err := m.ipam.Allocate(n.ID, pool, c.ID, want)
 	if err != nil {
+		if owners, oerr := m.ipam.Owners(n.ID); errors.Is(err, ipam.ErrInUse) && oerr == nil && owners[want] == resolverOwner {
+			return fmt.Errorf("network %s: %w: the network's resolver holds %s (on a macvlan network it takes the pool's last free address when the network's first container starts)", n.Name, err, want)
+		}
 		return fmt.Errorf("network %s: %w", n.Name, err)
 	}
 	ep := links.Endpoint{NetNS: ns, IfName: a.IfName, Addr: netip.PrefixFrom(ip, pool.Subnet.Bits()), MAC: links.MACFor(ip), HostIf: a.HostIf}
@@ -373,7 +395,9 @@ func (m *Manager) upLocked(n *Network) error {
 	if err := m.syncFirewall(nets); err != nil {
 		return err
 	}
-	if n.resolves() {
+	// A macvlan network's resolver comes after the container's plug
+	// (startMacvlanResolvers), so a --ip at the pool's end still wins.
+	if n.resolves() && n.Driver != "macvlan" {
 		return m.startResolver(n)
 	}
 	return nil

@@ -93,6 +93,9 @@ func (m *Manager) Connect(c *engine.Container, running bool, ref, ip string, ali
 	if err == nil {
 		err = m.saveRecord(rec)
 	}
+	if err == nil {
+		err = m.startMacvlanResolvers([]*Network{n})
+	}
 	if err != nil {
 		m.unplug(c, rec, n)
 		return err
@@ -120,7 +123,7 @@ func modeIs(c *engine.Container, n *Network) bool {
 func (m *Manager) Disconnect(c *engine.Container, running bool, ref string, force bool) error {
 	n, err := m.Get(ref)
 	if err != nil {
-		if name, ok := staleEntry(c, ref); force && ok {
+		if name, ok := staleEntry(c, ref); force && ok && errors.Is(err, ErrNotFound) {
 			forget(c, name, c.HostConfig.NetworkMode == name)
 			return nil
 		}
@@ -138,6 +141,8 @@ func (m *Manager) Disconnect(c *engine.Container, running bool, ref string, forc
 		switch {
 		case err != nil && !force:
 			return fmt.Errorf("container %s is not attached now (is it restarting?): %w", c.Name, err)
+		case err != nil && modeIs(c, n):
+			return fmt.Errorf("container %s is running on %s as its first network: stop it to disconnect it", c.Name, n.Name)
 		case err == nil:
 			// eth0 carries the default route, the resolver the container
 			// asks and its published ports: minibox does not move those to
@@ -167,10 +172,14 @@ func staleEntry(c *engine.Container, ref string) (string, bool) {
 	if _, ok := c.NetworkSettings.Networks[ref]; ok {
 		return ref, true
 	}
+	var byID []string
 	for name, es := range c.NetworkSettings.Networks {
 		if es != nil && es.NetworkID != "" && strings.HasPrefix(es.NetworkID, ref) {
-			return name, true
+			byID = append(byID, name)
 		}
+	}
+	if len(byID) == 1 {
+		return byID[0], true
 	}
 	if mode := c.HostConfig.NetworkMode; mode == ref && mode != "host" && mode != "none" && mode != "default" && !strings.HasPrefix(mode, "container:") {
 		return mode, true
@@ -206,13 +215,18 @@ func (m *Manager) unplug(c *engine.Container, rec *Record, n *Network) error {
 	if !ok {
 		return nil
 	}
-	var errs []error
+	var err error
 	if n.Driver == "bridge" {
-		errs = append(errs, links.DeleteLink(a.HostIf))
+		err = links.DeleteLink(a.HostIf)
 	} else {
-		errs = append(errs, links.RemoveIf(c.NetworkSettings.SandboxKey, a.IfName), links.RemoveIf(c.NetworkSettings.SandboxKey, a.HostIf))
+		err = errors.Join(links.RemoveIf(c.NetworkSettings.SandboxKey, a.IfName), links.RemoveIf(c.NetworkSettings.SandboxKey, a.HostIf))
 	}
-	errs = append(errs, m.ipam.Release(n.ID, c.ID))
+	if err != nil {
+		// The record keeps the attachment and IPAM its address: the
+		// interface may still hold it, and Detach tries again at the end.
+		return fmt.Errorf("take %s off network %s: %w", c.Name, n.Name, err)
+	}
+	errs := []error{m.ipam.Release(n.ID, c.ID)}
 	delete(rec.Networks, n.ID)
 	l, err := m.lock()
 	if err != nil {

@@ -106,7 +106,7 @@ func RunResolver() {
 			// Daemonless means nobody else watches us: once the network
 			// has no container (its last one's remover was killed before
 			// it stopped us) or is gone, we go.
-			done = m.resolverIdle(n, self)
+			done = m.resolverIdle(n, self, srv.Close)
 		}
 	}
 	srv.Close()
@@ -115,8 +115,8 @@ func RunResolver() {
 
 // resolverIdle says (under the network lock, so that no start races it)
 // whether the resolver self of n has nothing left to serve; if so it
-// removes its own record.
-func (m *Manager) resolverIdle(n *Network, self engine.Process) bool {
+// closes its server and removes its own record.
+func (m *Manager) resolverIdle(n *Network, self engine.Process, closeServer func() error) bool {
 	// Not waiting: whoever holds the lock may be stopping us right now.
 	l, ok, err := filelock.TryExclusive(filepath.Join(m.dataRoot, "networks", "lock"))
 	if err != nil || !ok {
@@ -131,6 +131,9 @@ func (m *Manager) resolverIdle(n *Network, self engine.Process) bool {
 			return false
 		}
 	}
+	// The sockets close before the lock goes: a start that follows binds
+	// the same address (a bridge's gateway:53) for its new resolver.
+	closeServer()
 	if p, ok := m.readResolver(n); ok && p == self {
 		os.Remove(m.resolverPid(n))
 		m.leaveNetwork(n)
@@ -184,18 +187,33 @@ func (m *Manager) resolverNS(n *Network) string {
 }
 
 // joinNetwork gives a macvlan network's resolver its place on the wire:
-// the pool's last address (so containers still count from the first), or
-// the lowest free one if a container holds it, on a child of the parent
-// in a namespace of the resolver's own. The caller holds the lock.
+// the pool's last free address (containers count up from the first), on
+// a child of the parent in a namespace of the resolver's own. The caller
+// holds the lock.
 func (m *Manager) joinNetwork(n *Network) error {
 	pool, err := n.pool()
 	if err != nil {
 		return err
 	}
 	m.leaveNetwork(n) // a killed resolver's
-	ip, err := m.ipam.Allocate(n.ID, pool, resolverOwner, ipam.Last(pool))
+	// From the top of the range down (256 tries at most): the first free
+	// address above the containers'.
+	rng := pool.IPRange
+	if !rng.IsValid() {
+		rng = pool.Subnet
+	}
+	ip, err := netip.Addr{}, error(ipam.ErrFull)
+	a := ipam.Last(pool)
+	for i := 0; i < 256 && a.IsValid() && rng.Contains(a) && a != pool.Subnet.Addr(); i, a = i+1, a.Prev() {
+		if a == pool.Gateway {
+			continue
+		}
+		if ip, err = m.ipam.Allocate(n.ID, pool, resolverOwner, a); !errors.Is(err, ipam.ErrInUse) {
+			break
+		}
+	}
 	if errors.Is(err, ipam.ErrInUse) {
-		ip, err = m.ipam.Allocate(n.ID, pool, resolverOwner, netip.Addr{})
+		err = fmt.Errorf("%w: %s", ipam.ErrFull, pool.Subnet)
 	}
 	if err != nil {
 		return fmt.Errorf("the resolver of network %s: %w", n.Name, err)
@@ -224,7 +242,8 @@ func (m *Manager) leaveNetwork(n *Network) error {
 	ns := m.resolverNS(n)
 	var errs []error
 	if _, err := os.Stat(ns); err == nil {
-		errs = append(errs, links.RemoveIf(ns, "eth0"), links.RemoveNetNS(ns))
+		// mbxdns0: a start killed before the child was renamed eth0.
+		errs = append(errs, links.RemoveIf(ns, "eth0"), links.RemoveIf(ns, "mbxdns0"), links.RemoveNetNS(ns))
 	}
 	errs = append(errs, m.ipam.Release(n.ID, resolverOwner))
 	return errors.Join(errs...)
@@ -244,10 +263,20 @@ func (m *Manager) startResolver(n *Network) error {
 		return errors.New("networks: no program to run the resolver with")
 	}
 	if n.Driver == "macvlan" {
-		if err := m.joinNetwork(n); err != nil {
+		if err := m.joinNetwork(n); errors.Is(err, ipam.ErrFull) {
+			return nil // no address left for it: the containers ask the host's servers
+		} else if err != nil {
 			return err
 		}
 	}
+	if err := m.spawnResolver(n); err != nil {
+		return errors.Join(err, m.leaveNetwork(n))
+	}
+	return nil
+}
+
+// spawnResolver runs the resolver process and waits until it serves.
+func (m *Manager) spawnResolver(n *Network) error {
 	if err := os.MkdirAll(filepath.Dir(m.resolverPid(n)), 0o700); err != nil {
 		return fmt.Errorf("resolver: %w", err)
 	}
@@ -277,7 +306,6 @@ func (m *Manager) startResolver(n *Network) error {
 	line = strings.TrimSpace(line)
 	if line != "ok" {
 		cmd.Wait()
-		m.leaveNetwork(n)
 		if line == "" {
 			line = "it exited before it was ready"
 		}

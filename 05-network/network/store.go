@@ -250,6 +250,9 @@ func (m *Manager) Get(ref string) (*Network, error) {
 	return find(nets, ref)
 }
 
+// ErrNotFound is wrapped by the error of a network that does not exist.
+var ErrNotFound = errors.New("not found")
+
 func find(nets []*Network, ref string) (*Network, error) {
 	for _, n := range nets {
 		if n.Name == ref || n.ID == ref {
@@ -266,7 +269,7 @@ func find(nets []*Network, ref string) (*Network, error) {
 	case 1:
 		return found[0], nil
 	case 0:
-		return nil, fmt.Errorf("network %s not found", ref)
+		return nil, fmt.Errorf("network %s %w", ref, ErrNotFound)
 	}
 	return nil, fmt.Errorf("network %s is ambiguous (%d matches found based on ID prefix)", ref, len(found))
 }

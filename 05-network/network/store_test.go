@@ -149,6 +149,18 @@ func TestDisconnectForce(t *testing.T) {
 	assert.NotContains(t, c.NetworkSettings.Networks, "appnet")
 	assert.Equal(t, "gone", c.HostConfig.NetworkMode)
 
+	// ...but not the network it runs on (its eth0), record or not.
+	c = newC()
+	c.HostConfig.NetworkMode = "appnet"
+	require.ErrorContains(t, m.Disconnect(c, true, "appnet", true), "as its first network")
+	assert.Contains(t, c.NetworkSettings.Networks, "appnet")
+
+	// An ID prefix two stale entries share names neither: nothing goes.
+	c = newC()
+	c.NetworkSettings.Networks["gone2"] = &engine.EndpointSettings{NetworkID: strings.Repeat("d", 63) + "e"}
+	require.ErrorContains(t, m.Disconnect(c, false, "dddd", true), "not found")
+	assert.Len(t, c.NetworkSettings.Networks, 3)
+
 	// Not connected at all stays an error, with -f too (Docker's).
 	c = newC()
 	delete(c.NetworkSettings.Networks, "appnet")
