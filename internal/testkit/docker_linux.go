@@ -62,10 +62,8 @@ type Docker struct {
 	ContainerdPID int           // the containerd that dockerd started (its child)
 	StartTime     time.Duration // from exec to the first OK of /_ping
 
-	exited        chan struct{}
-	proc          *os.Process
-	pathsMade     []string // of dockerFixedPaths, the ones this daemon made
-	cgroupsBefore map[string]bool
+	exited chan struct{}
+	proc   *os.Process
 }
 
 var (
@@ -73,6 +71,13 @@ var (
 	sharedOnce sync.Once
 	shared     *Docker
 	sharedErr  error
+	// running holds the daemons that have not been stopped: Snapshot
+	// leaves them out of the residue.
+	running = map[*Docker]bool{}
+	// made is what the running daemons made outside their directories (of
+	// dockerFixedPaths and dockerCgroupDirs, what did not exist when the
+	// first of them started); the last one to stop removes it.
+	made = map[string]bool{}
 )
 
 // Dockerd returns the package's test dockerd, started on first use (about
@@ -124,18 +129,18 @@ func StartDockerd() (*Docker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dockerd directory: %w", err)
 	}
-	d := &Docker{Dir: dir, Socket: filepath.Join(dir, "sock"), exited: make(chan struct{}), cgroupsBefore: map[string]bool{}}
+	d := &Docker{Dir: dir, Socket: filepath.Join(dir, "sock"), exited: make(chan struct{})}
 	d.Host = "unix://" + d.Socket
-	for _, p := range dockerFixedPaths {
-		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
-			d.pathsMade = append(d.pathsMade, p)
+	dockerMu.Lock()
+	if len(running) == 0 {
+		for _, p := range append(dockerFixedPaths, dockerCgroupNames()...) {
+			if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+				made[p] = true
+			}
 		}
 	}
-	for _, c := range dockerCgroupDirs() {
-		if _, err := os.Stat(c); err == nil {
-			d.cgroupsBefore[c] = true
-		}
-	}
+	running[d] = true
+	dockerMu.Unlock()
 	// Our own daemon.json (not /etc/docker/daemon.json): 20.10 writes its
 	// identity key to /etc/docker/key.json unless told otherwise.
 	cfg := filepath.Join(dir, "daemon.json")
@@ -169,9 +174,6 @@ func StartDockerd() (*Docker, error) {
 	logf.Close()
 	d.proc, d.PID = cmd.Process, cmd.Process.Pid
 	go func() { _ = cmd.Wait(); close(d.exited) }()
-	dockerMu.Lock()
-	running[d] = true
-	dockerMu.Unlock()
 
 	client := d.HTTPClient()
 	deadline := time.Now().Add(30 * time.Second)
@@ -203,10 +205,6 @@ func StartDockerd() (*Docker, error) {
 	}
 	return d, nil
 }
-
-// running holds the daemons that have not been stopped: Snapshot leaves
-// them out of the residue.
-var running = map[*Docker]bool{}
 
 func (d *Docker) failStart(err error) error {
 	if serr := d.Stop(); serr != nil {
@@ -273,9 +271,6 @@ func (d *Docker) removeContainers(t testing.TB) {
 // cgroup parent it made) and Dir itself, unless something is still mounted
 // under it. Stopping twice is harmless.
 func (d *Docker) Stop() error {
-	dockerMu.Lock()
-	delete(running, d)
-	dockerMu.Unlock()
 	var errs []error
 	if d.proc != nil {
 		select {
@@ -300,20 +295,26 @@ func (d *Docker) Stop() error {
 		}
 		d.ContainerdPID = 0
 	}
-	for _, c := range dockerCgroupDirs() { // children first
-		if d.cgroupsBefore[c] {
-			continue
+	dockerMu.Lock()
+	delete(running, d)
+	if len(running) == 0 { // the last daemon: what they made goes
+		for _, c := range dockerCgroupNames() { // deepest first
+			if made[c] {
+				if err := removeCgroupTree(c); err != nil {
+					errs = append(errs, err)
+				}
+			}
 		}
-		if err := removeCgroupTree(c); err != nil {
-			errs = append(errs, err)
+		for _, p := range dockerFixedPaths { // deepest first
+			if made[p] {
+				if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+					errs = append(errs, fmt.Errorf("remove what dockerd made: %w", err))
+				}
+			}
 		}
+		clear(made)
 	}
-	for _, p := range d.pathsMade { // deepest first
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove what dockerd made: %w", err))
-		}
-	}
-	d.pathsMade = nil
+	dockerMu.Unlock()
 	if d.Dir != "" {
 		if m := mountsUnder(d.Dir); len(m) > 0 {
 			errs = append(errs, fmt.Errorf("dockerd left mounts under %s (the directory is kept): %s", d.Dir, strings.Join(m, " ")))
@@ -351,16 +352,24 @@ func waitGone(pid int, comm string, timeout time.Duration) error {
 	return nil
 }
 
-// dockerCgroupDirs lists, deepest first, the cgroup directories that the
+// dockerCgroupNames lists, deepest first, the cgroup directories that the
 // daemon's containers make above themselves: DockerCgroupParent and
-// minibox's prefix, in every hierarchy.
-func dockerCgroupDirs() []string {
+// minibox's prefix, in every hierarchy (v1's and v2's).
+func dockerCgroupNames() []string {
 	var out []string
+	roots := []string{"/sys/fs/cgroup"}
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil { // not v2 alone: v1 hierarchies, maybe v2's "unified"
+		es, _ := os.ReadDir("/sys/fs/cgroup")
+		roots = roots[:0]
+		for _, e := range es {
+			if e.IsDir() {
+				roots = append(roots, "/sys/fs/cgroup/"+e.Name())
+			}
+		}
+	}
 	for _, name := range []string{DockerCgroupParent, "/" + CgroupPrefix} {
-		dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + name)
-		out = append(out, dirs...)
-		if fi, err := os.Stat("/sys/fs/cgroup" + name); err == nil && fi.IsDir() {
-			out = append(out, "/sys/fs/cgroup"+name)
+		for _, r := range roots {
+			out = append(out, r+name)
 		}
 	}
 	return out
@@ -431,11 +440,9 @@ func leaveOutDaemons(r *Residue) {
 		pids[strconv.Itoa(d.PID)] = true
 		pids[strconv.Itoa(d.ContainerdPID)] = true
 		mounts[filepath.Join(d.Dir, "d")] = true
-		for _, c := range dockerCgroupDirs() {
-			if !d.cgroupsBefore[c] {
-				cgroups[c] = true
-			}
-		}
+	}
+	for p := range made {
+		cgroups[p] = true
 	}
 	keep := func(l []string, drop func(string) bool) []string {
 		var out []string
