@@ -32,7 +32,7 @@ func mustCLI(t *testing.T, d *Docker, args ...string) string {
 	return res.Stdout
 }
 
-func TestDockerd(t *testing.T) {
+func TestHarnessDockerd(t *testing.T) {
 	Root(t)
 	d := Dockerd(t)
 	t.Logf("dockerd up in %s", d.StartTime)
@@ -57,9 +57,9 @@ func TestDockerd(t *testing.T) {
 	}
 }
 
-// TestDockerdShared: a second test of the package gets the same daemon,
+// TestHarnessDockerdShared: a second test of the package gets the same daemon,
 // and a container it leaves behind fails it (and is removed).
-func TestDockerdShared(t *testing.T) {
+func TestHarnessDockerdShared(t *testing.T) {
 	Root(t)
 	d := Dockerd(t)
 	require.True(t, inMain, "the package's tests run under Main")
@@ -75,11 +75,11 @@ func TestDockerdShared(t *testing.T) {
 	assert.Empty(t, strings.TrimSpace(mustCLI(t, d, "ps", "-aq")), "removed")
 }
 
-// TestDockerdStopLeavesNothing: a daemon of the test's own, with a
+// TestHarnessDockerdStopLeavesNothing: a daemon of the test's own, with a
 // container run in it, leaves nothing once stopped: no process (dockerd,
 // containerd, shims), no mount, no cgroup, no link, no firewall change
 // (Root's check), not its directory, and none of the fixed paths it makes.
-func TestDockerdStopLeavesNothing(t *testing.T) {
+func TestHarnessDockerdStopLeavesNothing(t *testing.T) {
 	Root(t)
 	Require(t, "docker.io", func() error { return executable(DockerdBinary) })
 	var before []string

@@ -40,7 +40,7 @@ func get(t *testing.T, c *http.Client, url, user, pass string) (int, string) {
 // gone reports whether pid is no longer a process (its parent reaped it).
 func gone(pid int) bool { return syscall.Kill(pid, 0) == syscall.ESRCH }
 
-func TestRegistryTLSAndUsers(t *testing.T) {
+func TestHarnessRegistryTLSAndUsers(t *testing.T) {
 	var pid int
 	t.Run("serve", func(t *testing.T) {
 		ca := CA(t)
@@ -74,7 +74,7 @@ func TestRegistryTLSAndUsers(t *testing.T) {
 	assert.True(t, gone(pid), "docker-registry %d still runs after the test", pid)
 }
 
-func TestRegistryPlainAnonymous(t *testing.T) {
+func TestHarnessRegistryPlainAnonymous(t *testing.T) {
 	r := Registry(t, RegistryOptions{})
 	assert.Equal(t, "http://"+r.Host, r.URL)
 	code, body := get(t, r.Client(), r.URL+"/v2/", "", "")
@@ -141,7 +141,7 @@ func ociLayout(t *testing.T, content string) (string, string) {
 	return dir, manifestDigest
 }
 
-func TestSkopeoCopyIntoRegistry(t *testing.T) {
+func TestHarnessSkopeoCopyIntoRegistry(t *testing.T) {
 	ca := CA(t)
 	r := Registry(t, RegistryOptions{TLS: ca, Users: map[string]string{"alice": "s3cret"}})
 	certDir := filepath.Join(ca.CertsDir(t, r.Host), r.Host)
