@@ -139,7 +139,7 @@ func TestSources(t *testing.T) {
 		"src/x/main.go": "x", "src/y/main.go": "y", "src/y/util.go": "u",
 		"etc/passwd":  "context's passwd",
 		"in-link":     "->a.txt",
-		"abs-link":    "->/etc/passwd",                 // the context's etc/passwd
+		"abs-link":    "->/etc/passwd",                  // the context's etc/passwd
 		"up-link":     "->../../../../../../etc/passwd", // clamped at the context: the same
 		"out-link":    "->" + filepath.Join(outside, "secret"),
 		"dir-link":    "->src",
