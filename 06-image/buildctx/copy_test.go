@@ -289,6 +289,13 @@ func TestCopyInto(t *testing.T) {
 		}
 	})
 
+	t.Run("a symlink loop at dst", func(t *testing.T) {
+		root := t.TempDir()
+		files(t, root, map[string]string{"l1": "->l2", "l2": "->l1"})
+		err := CopyInto(root, "/l1/", srcs("a.txt"), CopyOptions{})
+		assert.ErrorIs(t, err, unix.ELOOP)
+	})
+
 	t.Run("several sources need a directory", func(t *testing.T) {
 		err := CopyInto(t.TempDir(), "/x", srcs("a.txt", "b.txt"), CopyOptions{})
 		assert.EqualError(t, err, "When using COPY with more than one source file, the destination must be a directory and end with a /")
