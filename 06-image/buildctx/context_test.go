@@ -278,7 +278,9 @@ func TestFromTar(t *testing.T) {
 			assert.FileExists(t, filepath.Join(tmp, "app/main"))
 			ex, err := c.Excluded("app/main")
 			require.NoError(t, err)
-			assert.True(t, ex, ".dockerignore inside the tar applies")
+			assert.False(t, ex, "the tar is the context as sent: its .dockerignore hides nothing")
+			_, err = c.Sources([]string{"app/main"})
+			require.NoError(t, err)
 			c.Dockerfile = "missing"
 			_, err = c.ReadDockerfile()
 			assert.EqualError(t, err, "Cannot locate specified Dockerfile: missing")
