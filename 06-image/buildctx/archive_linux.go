@@ -81,31 +81,31 @@ func isTar(r io.Reader) (bool, io.Reader, error) {
 func ExtractArchive(root, dst string, r io.Reader) (bool, error) {
 	plain, closeFn, err := decompress(r)
 	if err != nil {
-		return false, fmt.Errorf("ADD: %w", err)
+		return false, fmt.Errorf("extract into %s: %w", dst, err)
 	}
 	defer closeFn()
 	ok, stream, err := isTar(plain)
 	if err != nil {
-		return false, fmt.Errorf("ADD: %w", err)
+		return false, fmt.Errorf("extract into %s: %w", dst, err)
 	}
 	if !ok {
 		return false, nil
 	}
 	rt, err := openRoot(root)
 	if err != nil {
-		return false, fmt.Errorf("ADD: %w", err)
+		return false, fmt.Errorf("extract into %s: %w", dst, err)
 	}
 	defer rt.Close()
 	fd, err := rt.mkdirAll(dst, 0o755, os.Geteuid() == 0, 0, 0)
 	if err != nil {
-		return false, fmt.Errorf("ADD: %w", err)
+		return false, fmt.Errorf("extract into %s: %w", dst, err)
 	}
 	defer unix.Close(fd)
 	// Extract opens the directory by this name: the magic link leads to the
 	// directory just resolved inside root, so a symlink at dst cannot lead
 	// it out.
 	if _, err := storage.Extract(stream, fmt.Sprintf("/proc/self/fd/%d", fd)); err != nil {
-		return false, fmt.Errorf("ADD: extract into %s: %w", dst, err)
+		return false, fmt.Errorf("extract into %s: %w", dst, err)
 	}
 	return true, nil
 }
