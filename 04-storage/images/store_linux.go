@@ -353,7 +353,6 @@ func uniq(ds []digest.Digest) []digest.Digest {
 	return out
 }
 
-
 // untag removes the reference full from the descriptors; an image that it
 // leaves without any name stays, as Docker's <none> (dangling) image.
 func untag(ds []imagespec.Descriptor, full string) []imagespec.Descriptor {
@@ -498,7 +497,6 @@ func (s *Store) Commit(sn storage.Snapshotter, id string, parent *engine.Image, 
 	}
 	return s.addConfig(img, append(s.layersOf(pe), l), pe.id, opts.Ref)
 }
-
 
 func cloneConfig(c imagespec.ImageConfig) imagespec.ImageConfig {
 	b, _ := json.Marshal(c)
@@ -802,6 +800,5 @@ func (s *Store) deleteLocked(e *entry, idx *imagespec.Index, es *[]*entry) ([]st
 	}
 	return out, freed, nil
 }
-
 
 var _ engine.Images = (*Store)(nil)
