@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	"github.com/stretchr/testify/require"
@@ -307,3 +308,7 @@ func (e *env) layerFile(id digest.Digest, path string) (string, bool) {
 	}
 	return "", false
 }
+
+func chtimes(p string, t time.Time) error { return os.Chtimes(p, t, t) }
+
+func chmod(p string, m os.FileMode) error { return os.Chmod(p, m) }
