@@ -471,3 +471,36 @@ func TestScratchAndEmpty(t *testing.T) {
 	_, _, err = e.build("FROM base\nRUN x\n", Options{Tags: []string{"Bad:Tag:x"}})
 	assert.ErrorContains(t, err, "-t, --tag")
 }
+
+// failingExec fails every run without a process.
+type failingExec struct{ *fakeExec }
+
+func (failingExec) Run(ctx context.Context, r RunRequest) (RunResult, error) {
+	return RunResult{}, errors.New("no runtime")
+}
+
+func TestExecutorErrorAndCancel(t *testing.T) {
+	e := newEnv(t)
+	e.b.Exec = failingExec{e.fake}
+	_, _, err := e.build("FROM base\nRUN echo\n", Options{Tags: []string{"x"}})
+	assert.EqualError(t, err, "RUN /bin/sh -c echo: no runtime")
+	_, err = e.store.Resolve("x")
+	assert.ErrorIs(t, err, engine.ErrImageNotFound)
+
+	e.b.Exec = e.fake
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	e.file("Dockerfile", "FROM base\nENV A=1\n")
+	_, err = e.b.Build(ctx, Options{ContextDir: e.dir})
+	assert.ErrorIs(t, err, context.Canceled)
+
+	// Without Snapshots (and an Exec that is none), WORKDIR and COPY say so.
+	e.b.Exec = runOnly{}
+	_, _, err = e.build("FROM base\nWORKDIR /x\n", Options{})
+	assert.EqualError(t, err, "WORKDIR: the builder has no Snapshots to change files with")
+}
+
+// runOnly is an Executor that is no Snapshots.
+type runOnly struct{}
+
+func (runOnly) Run(ctx context.Context, r RunRequest) (RunResult, error) { return RunResult{}, nil }
