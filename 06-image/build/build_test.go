@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	digest "github.com/opencontainers/go-digest"
@@ -504,3 +506,42 @@ func TestExecutorErrorAndCancel(t *testing.T) {
 type runOnly struct{}
 
 func (runOnly) Run(ctx context.Context, r RunRequest) (RunResult, error) { return RunResult{}, nil }
+
+func TestFromStageAndCopyFromImage(t *testing.T) {
+	e := newEnv(t)
+	df := "FROM base AS tools\nSHELL [\"/bin/bash\", \"-c\"]\nENV IN_TOOLS=1\nFROM tools AS final\nRUN echo $IN_TOOLS\nCOPY --from=base /etc/group /copied-group\n"
+	id, out := e.mustBuild(df, Options{})
+	img := e.image(id)
+	assert.Contains(t, img.Config.Env, "IN_TOOLS=1", "FROM a stage starts from its image")
+	assert.Equal(t, []string{"/bin/bash", "-c", "echo $IN_TOOLS"}, e.fake.last().Cmd, "and its SHELL")
+	assert.Equal(t, "/bin/bash -c echo $IN_TOOLS", img.History[len(img.History)-2].CreatedBy)
+	got, ok := e.layerFile(id, "copied-group")
+	require.True(t, ok, out)
+	assert.Equal(t, "root:x:0:\napp:x:1001:\n", got, "COPY --from an image by name")
+	// A name that is no stage and no image.
+	_, _, err := e.build("FROM base\nCOPY --from=nowhere /x /x\n", Options{})
+	assert.ErrorIs(t, err, engine.ErrImageNotFound)
+}
+
+func TestChownByName(t *testing.T) {
+	e := newEnv(t)
+	e.file("a", "A")
+	id, out := e.mustBuild("FROM base\nCOPY --chown=app:app a /a\n", Options{})
+	h := e.image(id).History
+	assert.Regexp(t, `^/bin/sh -c #\(nop\) COPY --chown=app:app file:[0-9a-f]{64} in /a $`, h[len(h)-1].CreatedBy, out)
+	if os.Geteuid() == 0 { // owners are set only by root
+		img, err := e.store.Resolve(id.String())
+		require.NoError(t, err)
+		p, err := e.store.Layers.Path(img.DiffIDs[len(img.DiffIDs)-1])
+		require.NoError(t, err)
+		fi, err := os.Stat(p + "/a")
+		require.NoError(t, err)
+		st := fi.Sys().(*syscall.Stat_t)
+		assert.Equal(t, []uint32{1000, 1001}, []uint32{st.Uid, st.Gid}, "app:app from the image's passwd and group")
+	}
+	_, _, err := e.build("FROM base\nCOPY --chown=nobody a /a\n", Options{})
+	assert.ErrorContains(t, err, `unable to find "nobody": no matching entries in /etc/passwd`)
+	owner, err := lookupOwner(e.t.TempDir(), "0:0")
+	require.NoError(t, err)
+	assert.Equal(t, 0, owner.UID)
+}
