@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -234,4 +235,19 @@ func TestBuildFromStdin(t *testing.T) {
 	_, err = e.b.Build(context.Background(), Options{ContextDir: "-", Stdin: strings.NewReader("FROM base\nCOPY x /x\n"), Out: &out})
 	assert.ErrorContains(t, err, "COPY failed")
 	fmt.Fprint(&out)
+}
+
+func TestAddSymlinkOutOfContext(t *testing.T) {
+	e := newEnv(t)
+	outside := t.TempDir() + "/outside.tar"
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "stolen", Mode: 0o644, Size: 6, Typeflag: tar.TypeReg}))
+	_, _ = tw.Write([]byte("secret"))
+	require.NoError(t, tw.Close())
+	require.NoError(t, os.WriteFile(outside, buf.Bytes(), 0o644))
+	require.NoError(t, os.Symlink(outside, e.dir+"/evil.tar"))
+	// Resolved inside the context, the link's target is not there.
+	_, _, err := e.build("FROM base\nADD evil.tar /x/\n", Options{})
+	assert.EqualError(t, err, "ADD failed: file not found in build context or excluded by .dockerignore: stat evil.tar: file does not exist")
 }
