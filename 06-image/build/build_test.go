@@ -400,7 +400,7 @@ CMD ["arg"]
 	}
 	assert.Equal(t, []string{
 		"/bin/sh -c #(nop)  LABEL a=1 b c=d e",
-		"/bin/sh -c #(nop)  EXPOSE 80 53/udp 8000-8001",
+		"/bin/sh -c #(nop)  EXPOSE 53/udp 80 8000-8001",
 		"/bin/sh -c #(nop)  VOLUME [/data]",
 		"/bin/sh -c #(nop)  USER app",
 		"/bin/sh -c #(nop)  STOPSIGNAL SIGTERM",
