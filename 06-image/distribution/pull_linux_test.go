@@ -144,6 +144,31 @@ func TestPullOutput(t *testing.T) {
 		"Status: Downloaded newer image for "+rg.host+"/busybox:latest\n", out.String())
 }
 
+// TestPullTTY: the bar form (mpb) draws and finishes, in a pull and a push.
+func TestPullTTY(t *testing.T) {
+	rg := newReg(t)
+	img := imageOf(t, "amd64", "x", layerOf(t, 20000, 23, compression.GZip), layerOf(t, 100, 24, compression.GZip))
+	write(t, rg.host+"/app:v1", img)
+	s := newStore(t)
+	var out bytes.Buffer
+	p := puller(s, &out, "amd64")
+	p.TTY = true
+	_, err := p.Pull(context.Background(), rg.host+"/app:v1")
+	require.NoError(t, err)
+	for _, d := range layerDigests(t, img) {
+		assert.Contains(t, out.String(), digest.Digest(d).Encoded()[:12]+": Pull complete")
+	}
+	assert.Contains(t, out.String(), "Status: Downloaded newer image for "+rg.host+"/app:v1\n")
+
+	require.NoError(t, s.Tag(rg.host+"/app:v1", rg.host+"/copy:v1"))
+	out.Reset()
+	ps := pusher(p, &out)
+	ps.TTY = true
+	_, err = ps.Push(context.Background(), rg.host+"/copy:v1")
+	require.NoError(t, err)
+	assert.Contains(t, out.String(), ": Mounted from app")
+}
+
 func TestPullByDigest(t *testing.T) {
 	rg := newReg(t)
 	img := imageOf(t, "amd64", "x", layerOf(t, 100, 21, compression.GZip))
