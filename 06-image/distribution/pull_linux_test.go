@@ -302,3 +302,26 @@ func TestEnsureImage(t *testing.T) {
 	_, err = puller(s, nil, "amd64").EnsureImage(ctx, ref, "sometimes")
 	assert.EqualError(t, err, `invalid pull option: 'sometimes': must be one of "always", "missing" or "never"`)
 }
+
+// TestPullWaiting: of five new layers, three download at once and two
+// wait, each with Docker's lines.
+func TestPullWaiting(t *testing.T) {
+	rg := newReg(t)
+	var ls []v1.Layer
+	for i := range 5 {
+		ls = append(ls, layerOf(t, 200, int64(60+i), compression.GZip))
+	}
+	img := imageOf(t, "amd64", "x", ls...)
+	write(t, rg.host+"/five:v1", img)
+	var out bytes.Buffer
+	got, err := puller(newStore(t), &out, "amd64").Pull(context.Background(), rg.host+"/five:v1")
+	require.NoError(t, err)
+	assert.Len(t, got.DiffIDs, 5)
+	for i, d := range layerDigests(t, img) {
+		want := []string{"Pulling fs layer", "Verifying Checksum", "Download complete", "Pull complete"}
+		if i >= parallel {
+			want = append([]string{"Pulling fs layer", "Waiting"}, want[1:]...)
+		}
+		assert.Equal(t, want, linesOf(out.String(), digest.Digest(d).Encoded()[:12]), "layer %d", i)
+	}
+}
