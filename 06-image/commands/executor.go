@@ -1,0 +1,177 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+
+	digest "github.com/opencontainers/go-digest"
+	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
+
+	lesson04 "minibox/04-storage/commands"
+	"minibox/04-storage/containerfs"
+	"minibox/04-storage/engine"
+	"minibox/04-storage/images"
+	"minibox/06-image/build"
+)
+
+// Executor runs a build's RUN steps in real containers of the engine, as
+// Docker's classic builder does: a container from the step's parent image
+// with the step's command, environment, working directory and user; its
+// output relayed to the build's; and, when it exits 0, the diff of its
+// read-write layer (the overlay's upper directory, lesson 04's WriteTar)
+// stored as the step's layer. The container is removed in every case.
+type Executor struct {
+	Engine *engine.Engine
+}
+
+var _ build.Executor = (*Executor)(nil)
+
+// Run implements build.Executor.
+func (x *Executor) Run(ctx context.Context, r build.RunRequest) (res build.RunResult, err error) {
+	e := x.Engine
+	fs, ok := e.Options().Storage.(*containerfs.Storage)
+	if !ok || fs.Images == nil {
+		return res, errors.New("build: this engine's storage cannot diff containers")
+	}
+	network := r.Network
+	if network == "" {
+		network = "default"
+	}
+	stdout := r.Stdout
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	// Entrypoint [""] clears the image's ENTRYPOINT: a RUN step's argv is
+	// the whole command (Docker's builder does the same).
+	req := engine.CreateRequest{
+		Config: engine.Config{
+			Image: r.Image.String(), Cmd: r.Cmd, Env: r.Env, WorkingDir: r.WorkingDir, User: r.User,
+			Entrypoint: []string{""}, AttachStdout: true, AttachStderr: true,
+			Labels: map[string]string{},
+		},
+		HostConfig: engine.HostConfig{NetworkMode: network},
+		Spec:       lesson04.SpecFromImage,
+	}
+	ctr, err := e.Create(req)
+	if err != nil {
+		return res, fmt.Errorf("build: create the step's container: %w", err)
+	}
+	defer func() {
+		if rerr := e.Remove(ctr.ID, true, true); rerr != nil && err == nil {
+			err = fmt.Errorf("build: remove the step's container: %w", rerr)
+		}
+	}()
+	code, err := x.start(ctx, ctr.ID, stdout)
+	if err != nil {
+		return res, err
+	}
+	res.ExitCode = code
+	if code != 0 {
+		return res, nil
+	}
+	in, err := e.Inspect(ctr.ID)
+	if err != nil {
+		return res, err
+	}
+	sn, err := fs.Snapshotter(in.Container)
+	if err != nil {
+		return res, err
+	}
+	changes, err := sn.Changes(ctr.ID)
+	if err != nil {
+		return res, fmt.Errorf("build: the step's changes: %w", err)
+	}
+	res.Empty = len(changes) == 0
+	res.Layer, err = storeDiff(e.DataRoot(), fs.Images, func(w io.Writer) error {
+		_, err := sn.Diff(ctr.ID, w)
+		return err
+	})
+	return res, err
+}
+
+// start starts the container with a socket pair as its first attach
+// client (so no output is missed), relays its output and returns its exit
+// code. A cancelled ctx kills the container.
+func (x *Executor) start(ctx context.Context, id string, stdout io.Writer) (int, error) {
+	e := x.Engine
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("socketpair: %w", err)
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "attach"), os.NewFile(uintptr(fds[1]), "attach")
+	conn, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		theirs.Close()
+		return 0, err
+	}
+	defer conn.Close()
+	err = e.Start(id, theirs)
+	theirs.Close()
+	if err != nil {
+		return 0, fmt.Errorf("build: start the step's container: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { e.Kill(id, "KILL") })
+	defer stop()
+	code, err := engine.Relay(conn, engine.AttachOptions{Stdout: stdout, Stderr: stdout})
+	if errors.Is(err, engine.ErrNoExitCode) {
+		code, err = e.Wait(id, "not-running")
+	}
+	e.WaitMonitors(30e9)
+	if err != nil {
+		return 0, fmt.Errorf("build: the step's container: %w", err)
+	}
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	return code, nil
+}
+
+// storeDiff writes a layer tar (diff writes it) into the store: hashed
+// into a temporary file first (a layer's blob is named by its digest,
+// unknown until the end), then kept as the uncompressed blob
+// blobs/sha256/<diffID> and unpacked into the layer store. It returns the
+// layer's blob record.
+func storeDiff(dataRoot string, st *images.Store, diff func(w io.Writer) error) (images.LayerBlob, error) {
+	var lb images.LayerBlob
+	tmp, err := os.CreateTemp(dataRoot, ".build-diff-")
+	if err != nil {
+		return lb, fmt.Errorf("build: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	dg := digest.Canonical.Digester()
+	cw := &counter{}
+	if err := diff(io.MultiWriter(tmp, dg.Hash(), cw)); err != nil {
+		return lb, fmt.Errorf("build: the step's diff: %w", err)
+	}
+	d := dg.Digest()
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return lb, err
+	}
+	if !st.Blobs().Has(d) {
+		if _, err := st.Blobs().Write(d, tmp); err != nil {
+			return lb, fmt.Errorf("build: store the layer blob: %w", err)
+		}
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return lb, err
+	}
+	got, err := st.Layers.Put(tmp)
+	if err != nil {
+		return lb, fmt.Errorf("build: unpack the layer: %w", err)
+	}
+	if got != d {
+		return lb, fmt.Errorf("build: the layer's diffID %s is not its tar's digest %s", got, d)
+	}
+	return images.LayerBlob{DiffID: d, Digest: d, MediaType: imagespec.MediaTypeImageLayer, Size: cw.n, UncompressedSize: cw.n}, nil
+}
+
+type counter struct{ n int64 }
+
+func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
