@@ -37,12 +37,21 @@ import (
 //	DATA/images/users/<id>/<cid>     the containers made from image <id>
 //	DATA/images/lock                 flock(2) for every change
 //
-// The layers are not blobs here but unpacked in the layer store, by diffID
-// (a manifest names each layer by the digest of its uncompressed tar, which
-// is its diffID). An image's ID is its config's digest, as Docker's.
+//	DATA/images/layers/<hex>.json    a layer's record (LayerRecord): its tar's
+//	                                 size and its blobs, by diffID
+//	DATA/images/meta/<id>/parent     the image it was built or committed on
+//	DATA/images/meta/<id>/repodigests  repo@digest names it was pulled or pushed as
+//	DATA/images/tmp/                 blobs being written
+//
+// Layers live twice: unpacked in the layer store, by diffID, for containers
+// to stack, and as blobs (the tar made here, or the registry's compressed
+// blob), for push and save. A manifest names a layer by its blob's digest,
+// the config by the diffID (the digest of the uncompressed tar). An
+// image's ID is its config's digest, as Docker's.
 type Store struct {
 	Root   string
 	Layers *storage.Store
+	blobs  *Blobs
 }
 
 // New returns the store at root over the layer store layers.
@@ -51,12 +60,14 @@ func New(root string, layers *storage.Store) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}
-	for _, d := range []string{"blobs/sha256", "users"} {
+	for _, d := range []string{"blobs/sha256", "users", "layers", "meta", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(abs, d), 0o700); err != nil {
 			return nil, fmt.Errorf("image store: %w", err)
 		}
 	}
-	return &Store{Root: abs, Layers: layers}, nil
+	s := &Store{Root: abs, Layers: layers, blobs: &Blobs{root: filepath.Join(abs, "blobs"), tmp: filepath.Join(abs, "tmp")}}
+	s.blobs.cleanTmp()
+	return s, nil
 }
 
 // lock takes the image store's exclusive flock (internal/filelock).
@@ -75,28 +86,25 @@ func (s *Store) blobPath(d digest.Digest) string {
 	return filepath.Join(s.Root, "blobs", d.Algorithm().String(), d.Encoded())
 }
 
-func (s *Store) putBlob(v any) (digest.Digest, int64, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", 0, err
-	}
-	d := digest.FromBytes(b)
-	if err := atomicfile.WriteFile(s.blobPath(d), b, 0o600); err != nil {
-		return "", 0, fmt.Errorf("write blob %s: %w", d, err)
-	}
-	return d, int64(len(b)), nil
-}
-
-func (s *Store) getBlob(d digest.Digest, v any) error {
+// readBlob reads a small blob (a config, a manifest) and checks its digest.
+func (s *Store) readBlob(d digest.Digest) ([]byte, error) {
 	if err := d.Validate(); err != nil {
-		return err
+		return nil, err
 	}
 	b, err := os.ReadFile(s.blobPath(d))
 	if err != nil {
-		return fmt.Errorf("blob %s: %w", d, err)
+		return nil, fmt.Errorf("blob %s: %w", d, err)
 	}
 	if digest.FromBytes(b) != d {
-		return fmt.Errorf("blob %s: content does not match its digest", d)
+		return nil, fmt.Errorf("blob %s: content does not match its digest", d)
+	}
+	return b, nil
+}
+
+func (s *Store) getBlob(d digest.Digest, v any) error {
+	b, err := s.readBlob(d)
+	if err != nil {
+		return err
 	}
 	return json.Unmarshal(b, v)
 }
@@ -129,11 +137,15 @@ func (s *Store) writeIndex(idx imagespec.Index) error {
 
 // entry is one image as the index and its blobs tell it.
 type entry struct {
-	manifest digest.Digest
-	m        imagespec.Manifest
-	config   imagespec.Image
-	id       digest.Digest
-	refs     []string // full references, sorted
+	manifest    digest.Digest
+	mediaType   string // the manifest's
+	size        int64  // the manifest's
+	m           imagespec.Manifest
+	config      imagespec.Image
+	id          digest.Digest
+	refs        []string // full references, sorted
+	repoDigests []string // full repo@digest names, sorted
+	parent      digest.Digest
 }
 
 // entries groups the index's descriptors by manifest: one entry per image.
@@ -147,7 +159,7 @@ func (s *Store) entries() ([]*entry, error) {
 	for _, d := range idx.Manifests {
 		e := by[d.Digest]
 		if e == nil {
-			e = &entry{manifest: d.Digest}
+			e = &entry{manifest: d.Digest, mediaType: d.MediaType, size: d.Size}
 			if err := s.getBlob(d.Digest, &e.m); err != nil {
 				return nil, err
 			}
@@ -155,6 +167,7 @@ func (s *Store) entries() ([]*entry, error) {
 				return nil, err
 			}
 			e.id = e.m.Config.Digest
+			e.parent, e.repoDigests = s.meta(e.id)
 			by[d.Digest] = e
 			out = append(out, e)
 		}
@@ -176,6 +189,19 @@ func (e *entry) image() *engine.Image {
 		}
 	}
 	return img
+}
+
+// familiarDigests returns the image's repo digests as Docker shows them
+// (busybox@sha256:...).
+func (e *entry) familiarDigests() []string {
+	var out []string
+	for _, rd := range e.repoDigests {
+		name, d, _ := strings.Cut(rd, "@")
+		if r, err := ParseReference(name); err == nil {
+			out = append(out, r.Familiar()+"@"+d)
+		}
+	}
+	return out
 }
 
 // Resolve finds an image as Docker does: by a full ID (sha256:<hex> or
@@ -206,6 +232,9 @@ func (s *Store) find(ref string) (*entry, error) {
 			return nil, fmt.Errorf("invalid reference format: %s", err)
 		}
 		for _, e := range es {
+			if slices.Contains(e.repoDigests, r.Repository()+"@"+d.String()) {
+				return e, nil
+			}
 			for _, have := range e.refs {
 				if hr, _ := ParseReference(have); e.manifest == d && hr.Repository() == r.Repository() {
 					return e, nil
@@ -255,28 +284,58 @@ func (s *Store) find(ref string) (*entry, error) {
 
 // Summary is one line of `images`.
 type Summary struct {
-	ID       digest.Digest
-	RepoTags []string // familiar, "busybox:latest"; none for a dangling image
-	Created  time.Time
-	Size     int64 // the layers' tar bytes
-	Labels   map[string]string
-	InUse    bool // a container was made from it
+	ID          digest.Digest
+	RepoTags    []string // familiar, "busybox:latest"; none for a dangling image
+	RepoDigests []string // familiar, "busybox@sha256:..." (pulled or pushed)
+	Parent      digest.Digest
+	Created     time.Time
+	Size        int64 // the layers' uncompressed tar bytes (Docker's SIZE)
+	SharedSize  int64 // of those, the bytes of layers another image uses too
+	Labels      map[string]string
+	InUse       bool // a container was made from it
+	// Intermediate: untagged and the parent of another image (a build
+	// step, a committed container's image): `images` hides it, `images -a`
+	// shows it, as Docker's.
+	Intermediate bool
 }
 
-// List returns every image, newest first (as `docker images` lists).
+// List returns every image, newest first (as `docker images -a` lists);
+// without -a, leave out the Intermediate ones.
 func (s *Store) List() ([]Summary, error) {
 	es, err := s.entries()
 	if err != nil {
 		return nil, err
 	}
+	parents := map[digest.Digest]bool{}
+	layerUsers := map[digest.Digest]int{}
+	for _, e := range es {
+		if e.parent != "" {
+			parents[e.parent] = true
+		}
+		for _, d := range uniq(e.config.RootFS.DiffIDs) {
+			layerUsers[d]++
+		}
+	}
 	var out []Summary
 	for _, e := range es {
-		sum := Summary{ID: e.id, RepoTags: e.image().RepoTags, Labels: e.config.Config.Labels, InUse: len(s.users(e.id)) > 0}
+		sum := Summary{
+			ID: e.id, RepoTags: e.image().RepoTags, RepoDigests: e.familiarDigests(), Parent: e.parent,
+			Labels: e.config.Config.Labels, InUse: len(s.users(e.id)) > 0,
+		}
+		sum.Intermediate = len(e.refs) == 0 && parents[e.id]
 		if e.config.Created != nil {
 			sum.Created = *e.config.Created
 		}
-		for _, l := range e.m.Layers {
-			sum.Size += l.Size
+		seen := map[digest.Digest]bool{}
+		for _, l := range s.layersOf(e) {
+			if seen[l.DiffID] {
+				continue
+			}
+			seen[l.DiffID] = true
+			sum.Size += l.UncompressedSize
+			if layerUsers[l.DiffID] > 1 {
+				sum.SharedSize += l.UncompressedSize
+			}
 		}
 		out = append(out, sum)
 	}
@@ -284,67 +343,14 @@ func (s *Store) List() ([]Summary, error) {
 	return out, nil
 }
 
-// add stores a new image: its config and manifest blobs, its layers' use,
-// and its tag (which leaves the image that had it). layerSizes are the
-// layers' tar sizes, bottom first.
-func (s *Store) add(cfg imagespec.Image, layerSizes []int64, ref string) (*engine.Image, error) {
-	var r Reference
-	if ref != "" {
-		var err error
-		if r, err = ParseReference(ref); err != nil {
-			return nil, err
+func uniq(ds []digest.Digest) []digest.Digest {
+	var out []digest.Digest
+	for _, d := range ds {
+		if !slices.Contains(out, d) {
+			out = append(out, d)
 		}
 	}
-	configDigest, configSize, err := s.putBlob(cfg)
-	if err != nil {
-		return nil, err
-	}
-	m := imagespec.Manifest{
-		Versioned: specsgo.Versioned{SchemaVersion: 2},
-		MediaType: imagespec.MediaTypeImageManifest,
-		Config:    imagespec.Descriptor{MediaType: imagespec.MediaTypeImageConfig, Digest: configDigest, Size: configSize},
-		Layers:    []imagespec.Descriptor{},
-	}
-	for i, d := range cfg.RootFS.DiffIDs {
-		m.Layers = append(m.Layers, imagespec.Descriptor{MediaType: imagespec.MediaTypeImageLayer, Digest: d, Size: layerSizes[i]})
-	}
-	manifestDigest, manifestSize, err := s.putBlob(m)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Layers.Use(layerUser(configDigest), cfg.RootFS.DiffIDs...); err != nil {
-		return nil, err
-	}
-	unlock, err := s.lock()
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	idx, err := s.index()
-	if err != nil {
-		return nil, err
-	}
-	desc := imagespec.Descriptor{MediaType: imagespec.MediaTypeImageManifest, Digest: manifestDigest, Size: manifestSize}
-	have := slices.ContainsFunc(idx.Manifests, func(d imagespec.Descriptor) bool { return d.Digest == manifestDigest })
-	if ref != "" {
-		idx.Manifests = untag(idx.Manifests, r.String())
-		desc.Annotations = map[string]string{imagespec.AnnotationRefName: r.String()}
-		idx.Manifests = append(idx.Manifests, desc)
-	} else if !have {
-		idx.Manifests = append(idx.Manifests, desc)
-	}
-	idx.Manifests = dropUntaggedDuplicates(idx.Manifests)
-	if err := s.writeIndex(idx); err != nil {
-		return nil, err
-	}
-	e := &entry{manifest: manifestDigest, m: m, config: cfg, id: configDigest}
-	for _, d := range idx.Manifests {
-		if d.Digest == manifestDigest && d.Annotations[imagespec.AnnotationRefName] != "" {
-			e.refs = append(e.refs, d.Annotations[imagespec.AnnotationRefName])
-		}
-	}
-	sort.Strings(e.refs)
-	return e.image(), nil
+	return out
 }
 
 // untag removes the reference full from the descriptors; an image that it
@@ -387,22 +393,11 @@ func platform() imagespec.Platform {
 	return imagespec.Platform{Architecture: runtime.GOARCH, OS: "linux"}
 }
 
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // Import makes a one-layer image from the tar r (plain or gzip-compressed,
 // told by its first bytes) as `docker import FILE|- [REPO[:TAG]]` does,
 // with the config changes of `-c` applied. The same tar imported twice has
-// the same diffID, and the store keeps its layer once.
+// the same diffID, and the store keeps its layer once. The blob kept is
+// the uncompressed tar (its digest is the diffID).
 func (s *Store) Import(r io.Reader, ref string, changes []string, message string) (*engine.Image, error) {
 	if ref != "" {
 		if _, err := ParseReference(ref); err != nil {
@@ -423,12 +418,13 @@ func (s *Store) Import(r io.Reader, ref string, changes []string, message string
 		defer gz.Close()
 		layer = gz
 	}
-	cr := &countingReader{r: layer}
-	diffID, err := s.Layers.Put(cr)
+	l, err := s.PutLayer(func(w io.Writer) error {
+		_, err := io.Copy(w, layer) // to the end: tar's zero blocks count, as Docker's size does
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
-	_, _ = io.Copy(io.Discard, cr) // tar's zero blocks after the end, counted as Docker's size does
 	now := time.Now().UTC()
 	comment := "Imported from -"
 	if message != "" {
@@ -436,10 +432,23 @@ func (s *Store) Import(r io.Reader, ref string, changes []string, message string
 	}
 	img := imagespec.Image{
 		Created: &now, Platform: platform(), Config: cfg,
-		RootFS:  imagespec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},
+		RootFS:  imagespec.RootFS{Type: "layers", DiffIDs: []digest.Digest{l.DiffID}},
 		History: []imagespec.History{{Created: &now, Comment: comment}},
 	}
-	return s.add(img, []int64{cr.n}, ref)
+	return s.addConfig(img, []LayerBlob{l}, "", ref)
+}
+
+// addConfig marshals cfg and adds the image with a manifest made here.
+func (s *Store) addConfig(cfg imagespec.Image, layers []LayerBlob, parent digest.Digest, ref string) (*engine.Image, error) {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var refs []string
+	if ref != "" {
+		refs = []string{ref}
+	}
+	return s.AddImage(b, layers, nil, parent, refs...)
 }
 
 // CommitOptions are `docker commit`'s.
@@ -453,6 +462,8 @@ type CommitOptions struct {
 
 // Commit makes a new image of the parent's layers plus the changes of the
 // snapshot id (taken from sn, deletions as whiteouts) as a layer on top.
+// The parent is recorded (Docker's imagedb does the same), so `images`
+// hides it while it has no name and `rmi` of the child takes it along.
 func (s *Store) Commit(sn storage.Snapshotter, id string, parent *engine.Image, opts CommitOptions) (*engine.Image, error) {
 	if opts.Ref != "" {
 		if _, err := ParseReference(opts.Ref); err != nil {
@@ -471,38 +482,21 @@ func (s *Store) Commit(sn storage.Snapshotter, id string, parent *engine.Image, 
 	if err != nil {
 		return nil, fmt.Errorf("commit: parent image: %w", err)
 	}
-	var size countingWriter
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		_, err := sn.Diff(id, io.MultiWriter(pw, &size))
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	diffID, err := s.Layers.Put(pr)
-	pr.CloseWithError(io.ErrClosedPipe)
-	if derr := <-done; err == nil && derr != nil {
-		err = derr
-	}
+	l, err := s.PutLayer(func(w io.Writer) error {
+		_, err := sn.Diff(id, w)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", id, err)
 	}
 	now := time.Now().UTC()
 	img := imagespec.Image{
 		Created: &now, Author: opts.Author, Platform: platform(), Config: cfg,
-		RootFS:  imagespec.RootFS{Type: "layers", DiffIDs: append(slices.Clone(parent.DiffIDs), diffID)},
+		RootFS:  imagespec.RootFS{Type: "layers", DiffIDs: append(slices.Clone(pe.config.RootFS.DiffIDs), l.DiffID)},
 		History: append(slices.Clone(pe.config.History), imagespec.History{Created: &now, Author: opts.Author, Comment: opts.Message}),
 	}
-	sizes := make([]int64, 0, len(img.RootFS.DiffIDs))
-	for _, l := range pe.m.Layers {
-		sizes = append(sizes, l.Size)
-	}
-	return s.add(img, append(sizes, size.n), opts.Ref)
+	return s.addConfig(img, append(s.layersOf(pe), l), pe.id, opts.Ref)
 }
-
-type countingWriter struct{ n int64 }
-
-func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 func cloneConfig(c imagespec.ImageConfig) imagespec.ImageConfig {
 	b, _ := json.Marshal(c)
@@ -597,42 +591,66 @@ func (s *Store) users(id digest.Digest) []string {
 }
 
 // Prune is `docker image prune`: it removes the dangling images (no tag)
-// that no container uses, and with all every image no container uses. It
-// returns Remove's lines and the bytes reclaimed, counted as the deleted
-// images' layer sizes (a layer another image still shares stays, so this
-// is an upper bound, as an image's SIZE is).
+// that no container uses, and with all every image no container uses,
+// starting from the images that are no other's parent (Docker's heads),
+// again until nothing more goes. It returns Remove's lines and the bytes
+// reclaimed: the uncompressed sizes of the layers that left the layer
+// store.
 func (s *Store) Prune(all bool) (lines []string, reclaimed int64, err error) {
-	list, err := s.List()
-	if err != nil {
-		return nil, 0, err
-	}
-	for _, im := range list {
-		if im.InUse || (!all && len(im.RepoTags) > 0) {
-			continue
-		}
-		out, err := s.Remove(im.ID.String(), true)
-		if errors.Is(err, engine.ErrImageNotFound) || (err != nil && strings.HasPrefix(err.Error(), "conflict:")) {
-			continue // removed meanwhile, or a container took it meanwhile
-		}
-		lines = append(lines, out...)
+	for {
+		list, err := s.List()
 		if err != nil {
 			return lines, reclaimed, err
 		}
-		reclaimed += im.Size
+		parents := map[digest.Digest]bool{}
+		for _, im := range list {
+			parents[im.Parent] = true
+		}
+		progress := false
+		for _, im := range list {
+			if im.InUse || parents[im.ID] || (!all && len(im.RepoTags) > 0) {
+				continue
+			}
+			refs := im.RepoTags
+			if len(refs) == 0 {
+				refs = []string{im.ID.String()}
+			}
+			for _, ref := range refs {
+				out, freed, err := s.remove(ref, false)
+				if errors.Is(err, engine.ErrImageNotFound) || (err != nil && strings.HasPrefix(err.Error(), "conflict:")) {
+					continue // removed meanwhile, or a container took it meanwhile
+				}
+				lines = append(lines, out...)
+				reclaimed += freed
+				if err != nil {
+					return lines, reclaimed, err
+				}
+				progress = true
+			}
+		}
+		if !progress {
+			return lines, reclaimed, nil
+		}
 	}
-	return lines, reclaimed, nil
 }
 
 // Remove is `docker rmi`: a name that the image shares with other names is
 // only untagged; the last name, or the ID, deletes the image, its blobs and
-// the layers no other image or container uses. An image that a container
-// was made from is refused (Docker's conflict), and so is an ID with
-// several names unless force. It returns Docker's "Untagged: " and
-// "Deleted: " lines.
+// the layers no other image or container uses, and then its parents up
+// the chain while each has no name, no other child and no container (the
+// untagged steps of a build), one "Deleted:" line each. An image that a
+// container was made from is refused (Docker's conflict), and so is an ID
+// with several names unless force, and an ID with child images. It
+// returns Docker's "Untagged: " and "Deleted: " lines.
 func (s *Store) Remove(ref string, force bool) ([]string, error) {
+	lines, _, err := s.remove(ref, force)
+	return lines, err
+}
+
+func (s *Store) remove(ref string, force bool) ([]string, int64, error) {
 	e, err := s.find(ref)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	byName := false
 	var full string
@@ -641,59 +659,146 @@ func (s *Store) Remove(ref string, force bool) ([]string, error) {
 	}
 	unlock, err := s.lock()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer unlock()
+	es, err := s.entries()
+	if err != nil {
+		return nil, 0, err
+	}
+	if i := slices.IndexFunc(es, func(o *entry) bool { return o.id == e.id }); i >= 0 {
+		e = es[i] // as it is now, under the lock
+	} else {
+		return nil, 0, fmt.Errorf("%w: %s", engine.ErrImageNotFound, ref)
+	}
 	idx, err := s.index()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	var out []string
 	users := s.users(e.id)
 	short := e.id.Encoded()[:12]
+	children := childrenOf(es, e.id)
+	familiar := func(full string) string { r, _ := ParseReference(full); return r.FamiliarString() }
 	switch {
 	case byName && len(e.refs) > 1:
 		idx.Manifests = untag(idx.Manifests, full)
-		r, _ := ParseReference(full)
-		return []string{"Untagged: " + r.FamiliarString()}, s.writeIndex(idx)
+		return []string{"Untagged: " + familiar(full)}, 0, s.writeIndex(idx)
 	case len(users) > 0 && !force:
 		if byName {
-			r, _ := ParseReference(full)
-			return nil, fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container %.12s is using its referenced image %s", r.FamiliarString(), users[0], short)
+			return nil, 0, fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container %.12s is using its referenced image %s", familiar(full), users[0], short)
 		}
-		return nil, fmt.Errorf("conflict: unable to delete %s (must be forced) - image is being used by stopped container %.12s", short, users[0])
+		return nil, 0, fmt.Errorf("conflict: unable to delete %s (must be forced) - image is being used by stopped container %.12s", short, users[0])
 	case len(users) > 0:
-		return nil, fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image is being used by container %.12s", short, users[0])
+		return nil, 0, fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image is being used by container %.12s", short, users[0])
+	case byName && len(children) > 0:
+		// The last name of a parent: it goes, the image stays for its
+		// children (and is an intermediate image now).
+		idx.Manifests = untag(idx.Manifests, full)
+		return []string{"Untagged: " + familiar(full)}, 0, s.writeIndex(idx)
+	case len(children) > 0:
+		return nil, 0, fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image has dependent child images", short)
 	case !byName && len(e.refs) > 1 && !force:
-		return nil, fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", short)
+		return nil, 0, fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", short)
 	}
+	var out []string
+	var freed int64
+	for {
+		lines, n, err := s.deleteLocked(e, &idx, &es)
+		out = append(out, lines...)
+		freed += n
+		if err != nil || e.parent == "" {
+			return out, freed, err
+		}
+		// The parent goes too while it is an untagged step of nobody else.
+		i := slices.IndexFunc(es, func(p *entry) bool { return p.id == e.parent })
+		if i < 0 {
+			return out, freed, nil
+		}
+		p := es[i]
+		if len(p.refs) > 0 || len(p.repoDigests) > 0 || len(s.users(p.id)) > 0 || len(childrenOf(es, p.id)) > 0 {
+			return out, freed, nil
+		}
+		e = p
+	}
+}
+
+// childrenOf returns the IDs of the images whose parent is id.
+func childrenOf(es []*entry, id digest.Digest) []digest.Digest {
+	var out []digest.Digest
+	for _, e := range es {
+		if e.parent == id && e.id != id {
+			out = append(out, e.id)
+		}
+	}
+	return out
+}
+
+// deleteLocked deletes the image e (the store's lock held): its names, its
+// index entry, its manifest and config blobs, its records, and each of its
+// layers that nothing else uses. es and idx are updated.
+func (s *Store) deleteLocked(e *entry, idx *imagespec.Index, es *[]*entry) ([]string, int64, error) {
+	var out []string
 	for _, r := range e.refs {
 		pr, _ := ParseReference(r)
 		out = append(out, "Untagged: "+pr.FamiliarString())
 	}
+	for _, rd := range e.familiarDigests() {
+		out = append(out, "Untagged: "+rd)
+	}
 	idx.Manifests = slices.DeleteFunc(idx.Manifests, func(d imagespec.Descriptor) bool { return d.Digest == e.manifest })
-	if err := s.writeIndex(idx); err != nil {
-		return nil, err
+	if err := s.writeIndex(*idx); err != nil {
+		return nil, 0, err
 	}
-	for _, b := range []digest.Digest{e.manifest, e.id} {
-		if slices.ContainsFunc(idx.Manifests, func(d imagespec.Descriptor) bool { return d.Digest == b }) {
-			continue
-		}
-		if err := os.Remove(s.blobPath(b)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return out, err
+	*es = slices.DeleteFunc(*es, func(o *entry) bool { return o.id == e.id })
+	// Blobs no other image names: the manifest, the config, and what the
+	// repo digests point at (the index a multi-arch pull stored).
+	used := map[digest.Digest]bool{}
+	for _, o := range *es {
+		used[o.manifest], used[o.id] = true, true
+		for _, rd := range o.repoDigests {
+			_, d, _ := strings.Cut(rd, "@")
+			used[digest.Digest(d)] = true
 		}
 	}
+	gone := []digest.Digest{e.manifest, e.id}
+	for _, rd := range e.repoDigests {
+		_, d, _ := strings.Cut(rd, "@")
+		gone = append(gone, digest.Digest(d))
+	}
+	for _, b := range gone {
+		if !used[b] {
+			if err := s.blobs.remove(b); err != nil {
+				return out, 0, err
+			}
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(s.Root, "meta", e.id.Encoded())); err != nil {
+		return out, 0, fmt.Errorf("image %s: %w", e.id, err)
+	}
+	_ = os.Remove(filepath.Join(s.Root, "users", e.id.Encoded())) // empty by now
 	out = append(out, "Deleted: "+e.id.String())
 	if err := s.Layers.Release(layerUser(e.id), e.config.RootFS.DiffIDs...); err != nil {
-		return out, err
+		return out, 0, err
 	}
-	for i := len(e.config.RootFS.DiffIDs) - 1; i >= 0; i-- {
-		d := e.config.RootFS.DiffIDs[i]
-		if err := s.Layers.Remove(d); err != nil && !errors.Is(err, storage.ErrInUse) && !errors.Is(err, storage.ErrUnknownLayer) {
-			return out, err
+	var freed int64
+	ls := s.layersOf(e)
+	for i := len(ls) - 1; i >= 0; i-- {
+		d := ls[i].DiffID
+		err := s.Layers.Remove(d)
+		if errors.Is(err, storage.ErrInUse) {
+			continue
+		}
+		if err != nil && !errors.Is(err, storage.ErrUnknownLayer) {
+			return out, freed, err
+		}
+		if err == nil {
+			freed += ls[i].UncompressedSize
+		}
+		if err := s.dropLayer(d); err != nil {
+			return out, freed, err
 		}
 	}
-	return out, nil
+	return out, freed, nil
 }
 
 var _ engine.Images = (*Store)(nil)
