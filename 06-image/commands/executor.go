@@ -8,14 +8,11 @@ import (
 	"net"
 	"os"
 
-	digest "github.com/opencontainers/go-digest"
-	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
 	lesson04 "minibox/04-storage/commands"
 	"minibox/04-storage/containerfs"
 	"minibox/04-storage/engine"
-	"minibox/04-storage/images"
 	"minibox/06-image/build"
 )
 
@@ -87,11 +84,16 @@ func (x *Executor) Run(ctx context.Context, r build.RunRequest) (res build.RunRe
 		return res, fmt.Errorf("build: the step's changes: %w", err)
 	}
 	res.Empty = len(changes) == 0
-	res.Layer, err = storeDiff(e.DataRoot(), fs.Images, func(w io.Writer) error {
+	// The diff streams into the store once: unpacked into the layer store
+	// and, teed, kept as the blob blobs/sha256/<diffID>.
+	res.Layer, err = fs.Images.PutLayer(func(w io.Writer) error {
 		_, err := sn.Diff(ctr.ID, w)
 		return err
 	})
-	return res, err
+	if err != nil {
+		return res, fmt.Errorf("build: store the step's layer: %w", err)
+	}
+	return res, nil
 }
 
 // start starts the container with a socket pair as its first attach
@@ -131,47 +133,3 @@ func (x *Executor) start(ctx context.Context, id string, stdout io.Writer) (int,
 	}
 	return code, nil
 }
-
-// storeDiff writes a layer tar (diff writes it) into the store: hashed
-// into a temporary file first (a layer's blob is named by its digest,
-// unknown until the end), then kept as the uncompressed blob
-// blobs/sha256/<diffID> and unpacked into the layer store. It returns the
-// layer's blob record.
-func storeDiff(dataRoot string, st *images.Store, diff func(w io.Writer) error) (images.LayerBlob, error) {
-	var lb images.LayerBlob
-	tmp, err := os.CreateTemp(dataRoot, ".build-diff-")
-	if err != nil {
-		return lb, fmt.Errorf("build: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	dg := digest.Canonical.Digester()
-	cw := &counter{}
-	if err := diff(io.MultiWriter(tmp, dg.Hash(), cw)); err != nil {
-		return lb, fmt.Errorf("build: the step's diff: %w", err)
-	}
-	d := dg.Digest()
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return lb, err
-	}
-	if !st.Blobs().Has(d) {
-		if _, err := st.Blobs().Write(d, tmp); err != nil {
-			return lb, fmt.Errorf("build: store the layer blob: %w", err)
-		}
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return lb, err
-	}
-	got, err := st.Layers.Put(tmp)
-	if err != nil {
-		return lb, fmt.Errorf("build: unpack the layer: %w", err)
-	}
-	if got != d {
-		return lb, fmt.Errorf("build: the layer's diffID %s is not its tar's digest %s", got, d)
-	}
-	return images.LayerBlob{DiffID: d, Digest: d, MediaType: imagespec.MediaTypeImageLayer, Size: cw.n, UncompressedSize: cw.n}, nil
-}
-
-type counter struct{ n int64 }
-
-func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }

@@ -53,10 +53,8 @@ func (x *CLI) imagesCmd() *cobra.Command {
 			}
 			var list []images.Summary
 			for _, im := range every {
-				if !all && len(im.RepoTags) == 0 {
-					if kids, err := st.Children(im.ID); err == nil && len(kids) > 0 {
-						continue // an intermediate image
-					}
+				if !all && im.Intermediate {
+					continue // a build step's image, the parent of another
 				}
 				if f.Match(im) {
 					list = append(list, im)
