@@ -26,6 +26,8 @@ APT_PACKAGES=(
   nftables                             # nft(8): doctor's firewall check, `nft list ruleset` in lesson 05's chapter
   iperf3                               # bench/05-network.sh: throughput between containers
   tcpdump                              # lesson 05's chapter: watching a bridge and a veth inside a netns
+  docker.io                            # lesson 06: the reference dockerd and client (interop tests, benchmarks; a dockerd of the tests' own)
+  docker-registry skopeo               # lesson 06: a real registry (TLS, htpasswd) and skopeo to check push/pull against (tests start their own on a free port; the package's service may listen on :5000)
 )
 
 cd "$(dirname "$0")"

@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -23,6 +24,10 @@ var (
 func Main(m *testing.M) {
 	inMain = true
 	code := m.Run()
+	if err := stopShared(); err != nil { // the package's dockerd, if a test started it
+		fmt.Fprintln(os.Stderr, "testkit:", err)
+		code = 1
+	}
 	cacheMu.Lock()
 	if cacheDir != "" {
 		_ = os.RemoveAll(cacheDir)

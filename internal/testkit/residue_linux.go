@@ -52,6 +52,7 @@ func Snapshot() (Residue, error) {
 	if r.Nft, err = nftRuleset(); err != nil {
 		return r, err
 	}
+	leaveOutDaemons(&r) // a package's shared dockerd (docker_linux.go)
 	for _, l := range [][]string{r.Mounts, r.Links, r.NetNS, r.Cgroups, r.Processes, r.Nft} {
 		sort.Strings(l)
 	}
