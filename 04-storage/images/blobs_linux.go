@@ -181,6 +181,11 @@ func (w *blobWriter) commit(expected digest.Digest) (digest.Digest, error) {
 	return got, nil
 }
 
+// Delete removes the blob d (gone already is fine). Only for a blob that
+// no image, layer record or index names: a load or a pull taking back
+// what it wrote.
+func (b *Blobs) Delete(d digest.Digest) error { return b.remove(d) }
+
 // remove deletes the blob d (gone already is fine).
 func (b *Blobs) remove(d digest.Digest) error {
 	if d.Validate() != nil {
@@ -361,6 +366,21 @@ func (s *Store) recordBlob(diffID digest.Digest, b LayerBlob) error {
 		return fmt.Errorf("layer record %s: %w", diffID, err)
 	}
 	return atomicfile.WriteFile(p, data, 0o600)
+}
+
+// ForgetLayer removes the layer diffID from the layer store, with its
+// record and its blobs, unless anyone uses it (storage.ErrInUse): a load
+// or a pull taking back a layer it unpacked when it fails later.
+func (s *Store) ForgetLayer(diffID digest.Digest) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := s.Layers.Remove(diffID); err != nil && !errors.Is(err, storage.ErrUnknownLayer) {
+		return err
+	}
+	return s.dropLayer(diffID)
 }
 
 // dropLayer removes the record and the blobs of a layer that the layer
