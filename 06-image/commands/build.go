@@ -74,7 +74,12 @@ func (f *buildFlags) options(arg string, stdin io.Reader, lookup func(string) (s
 			}
 			o.Dockerfile = abs
 		}
-		if o.Dockerfile != "" && o.Dockerfile != "-" {
+		if o.Dockerfile == "" {
+			// Absolute, so that nothing below resolves it against the
+			// working directory.
+			o.Dockerfile = filepath.Join(dir, "Dockerfile")
+		}
+		if o.Dockerfile != "-" {
 			if _, err := os.Stat(o.Dockerfile); err != nil {
 				return o, fmt.Errorf("unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat %s: no such file or directory", o.Dockerfile)
 			}
@@ -106,6 +111,16 @@ func (x *CLI) buildCmd() *cobra.Command {
 				return &cli.ExitStatus{Code: 1, Err: err}
 			}
 			o.Out = cmd.OutOrStdout()
+			if o.Dockerfile == "-" {
+				// -f - with a directory context: the Dockerfile comes from
+				// stdin, kept in a temporary file for the build.
+				path, cleanup, err := stdinDockerfile(o.Stdin)
+				if err != nil {
+					return &cli.ExitStatus{Code: 1, Err: err}
+				}
+				defer cleanup()
+				o.Dockerfile, o.Stdin = path, nil
+			}
 			b := &build.Builder{Store: st, Exec: &Executor{Engine: e}}
 			errw := cmd.ErrOrStderr()
 			b.Pull = func(ctx context.Context, ref string) (*engine.Image, error) {
@@ -123,9 +138,11 @@ func (x *CLI) buildCmd() *cobra.Command {
 			defer cancel()
 			if _, err := b.Build(ctx, o); err != nil {
 				code := 1
-				var ec interface{ ExitCode() int }
-				if errors.As(err, &ec) && ec.ExitCode() > 0 {
-					code = ec.ExitCode() // Docker's CLI exits with the failed RUN's status
+				var re *build.RunError
+				if errors.As(err, &re) && re.Code > 0 {
+					// Docker's CLI exits with the failed RUN's status (the
+					// daemon's JSONError carries it).
+					code = re.Code
 				}
 				return &cli.ExitStatus{Code: code, Err: err}
 			}
@@ -143,4 +160,25 @@ func (x *CLI) buildCmd() *cobra.Command {
 	fl.BoolVar(&f.pull, "pull", false, "always attempt to pull a newer version of the image")
 	fl.StringVar(&f.network, "network", "default", "set the networking mode for the RUN instructions during build")
 	return cmd
+}
+
+func stdinDockerfile(r io.Reader) (string, func(), error) {
+	dir, err := os.MkdirTemp("", "minibox-dockerfile-")
+	if err != nil {
+		return "", nil, fmt.Errorf("unable to prepare context: %w", err)
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	path := filepath.Join(dir, "Dockerfile")
+	f, err := os.Create(path)
+	if err == nil {
+		_, err = io.Copy(f, r)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("unable to read the Dockerfile from stdin: %w", err)
+	}
+	return path, cleanup, nil
 }

@@ -2,17 +2,23 @@ package commands
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"path/filepath"
+
+	digest "github.com/opencontainers/go-digest"
 
 	"golang.org/x/sys/unix"
 
 	lesson04 "minibox/04-storage/commands"
 	"minibox/04-storage/containerfs"
 	"minibox/04-storage/engine"
+	"minibox/04-storage/storage"
 	"minibox/06-image/build"
 )
 
@@ -26,7 +32,10 @@ type Executor struct {
 	Engine *engine.Engine
 }
 
-var _ build.Executor = (*Executor)(nil)
+var (
+	_ build.Executor  = (*Executor)(nil)
+	_ build.Snapshots = (*Executor)(nil)
+)
 
 // Run implements build.Executor.
 func (x *Executor) Run(ctx context.Context, r build.RunRequest) (res build.RunResult, err error) {
@@ -63,6 +72,9 @@ func (x *Executor) Run(ctx context.Context, r build.RunRequest) (res build.RunRe
 			err = fmt.Errorf("build: remove the step's container: %w", rerr)
 		}
 	}()
+	if r.Created != nil {
+		r.Created(ctr.ID) // " ---> Running in <12 hex>"
+	}
 	code, err := x.start(ctx, ctr.ID, stdout)
 	if err != nil {
 		return res, err
@@ -83,7 +95,10 @@ func (x *Executor) Run(ctx context.Context, r build.RunRequest) (res build.RunRe
 	if err != nil {
 		return res, fmt.Errorf("build: the step's changes: %w", err)
 	}
-	res.Empty = len(changes) == 0
+	if len(changes) == 0 {
+		res.Empty = true // nothing changed: no layer
+		return res, nil
+	}
 	// The diff streams into the store once: unpacked into the layer store
 	// and, teed, kept as the blob blobs/sha256/<diffID>.
 	res.Layer, err = fs.Images.PutLayer(func(w io.Writer) error {
@@ -132,4 +147,103 @@ func (x *Executor) start(ctx context.Context, id string, stdout io.Writer) (int,
 		return 0, ctx.Err()
 	}
 	return code, nil
+}
+
+// Change implements build.Snapshots: WORKDIR, COPY and ADD change an
+// image's files without a process. A writable snapshot of the image (the
+// same snapshotter a container gets, its layers as the lower dirs) is
+// mounted on a temporary directory, change writes into it, and the
+// snapshot's diff becomes the layer. The snapshot goes in every case.
+func (x *Executor) Change(ctx context.Context, image digest.Digest, change func(root string) error) (res build.RunResult, err error) {
+	err = x.withSnapshot(image, func(sn storage.Snapshotter, id, root string) error {
+		if err := change(root); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		changes, err := sn.Changes(id)
+		if err != nil {
+			return fmt.Errorf("build: the step's changes: %w", err)
+		}
+		if len(changes) == 0 {
+			res.Empty = true
+			return nil
+		}
+		fs, _ := x.Engine.Options().Storage.(*containerfs.Storage)
+		res.Layer, err = fs.Images.PutLayer(func(w io.Writer) error {
+			_, err := sn.Diff(id, w)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("build: store the step's layer: %w", err)
+		}
+		return nil
+	})
+	return res, err
+}
+
+// View implements build.Snapshots: the image's root, mounted for fn to
+// read (COPY --from). Its changes, if any, are thrown away.
+func (x *Executor) View(ctx context.Context, image digest.Digest, fn func(root string) error) error {
+	return x.withSnapshot(image, func(_ storage.Snapshotter, _, root string) error { return fn(root) })
+}
+
+// withSnapshot prepares a snapshot of image ("" = an empty root), mounts
+// it on a temporary directory under the exec root, calls fn, and unmounts
+// and removes it all.
+func (x *Executor) withSnapshot(image digest.Digest, fn func(sn storage.Snapshotter, id, root string) error) (err error) {
+	e := x.Engine
+	fs, ok := e.Options().Storage.(*containerfs.Storage)
+	if !ok || fs.Images == nil {
+		return errors.New("build: this engine's storage has no snapshots")
+	}
+	var layers []digest.Digest
+	if image != "" {
+		img, err := fs.Images.Resolve(image.String())
+		if err != nil {
+			return err
+		}
+		layers = img.DiffIDs
+	}
+	sn, err := fs.Snapshotter(&engine.Container{})
+	if err != nil {
+		return err
+	}
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return err
+	}
+	id := "build-" + hex.EncodeToString(rnd[:])
+	if err := sn.Prepare(id, layers); err != nil {
+		return fmt.Errorf("build: prepare a snapshot of %s: %w", image, err)
+	}
+	defer func() {
+		if rerr := sn.Remove(id); rerr != nil && err == nil {
+			err = fmt.Errorf("build: remove the snapshot: %w", rerr)
+		}
+	}()
+	dir := filepath.Join(e.ExecRoot(), "build")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	root, err := os.MkdirTemp(dir, "root-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(root)
+	if err := sn.Mount(id, root); err != nil {
+		return fmt.Errorf("build: mount the snapshot: %w", err)
+	}
+	mounted := true
+	defer func() {
+		if mounted {
+			if uerr := storage.Unmount(root); uerr != nil && err == nil {
+				err = uerr
+			}
+		}
+	}()
+	// fn writes through the mount; overlayfs puts every write in the
+	// snapshot's upper directory, which the diff reads.
+	return fn(sn, id, root)
 }

@@ -3,6 +3,8 @@ package commands
 import (
 	"fmt"
 	"io"
+	"io/fs"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -10,17 +12,18 @@ import (
 	lesson04 "minibox/04-storage/commands"
 	"minibox/04-storage/engine"
 	"minibox/04-storage/images"
+	"minibox/06-image/image"
 )
 
-// dfCmd is `docker system df`: how much the images and containers take,
-// and how much of it nothing uses.
+// dfCmd is `docker system df`: what the images and containers take, and
+// how much of it nothing uses.
 func (x *CLI) dfCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "df",
 		Short: "Show minibox disk usage",
 		Args:  noArgs,
 		RunE: x.withEngine(func(cmd *cobra.Command, e *engine.Engine, st *images.Store, args []string) error {
-			list, err := st.List()
+			df, err := image.DiskUsage(st)
 			if err != nil {
 				return lesson04.DaemonErr(err, 1)
 			}
@@ -28,39 +31,54 @@ func (x *CLI) dfCmd() *cobra.Command {
 			if err != nil {
 				return lesson04.DaemonErr(err, 1)
 			}
-			return printDF(cmd.OutOrStdout(), list, ctrs)
+			return printDF(cmd.OutOrStdout(), df, ctrs)
 		}),
 	}
 }
 
-func printDF(w io.Writer, list []images.Summary, ctrs []*engine.Info) error {
+func printDF(w io.Writer, df image.DF, ctrs []*engine.Info) error {
 	var size, reclaim int64
-	active := 0
-	for _, im := range list {
-		// An image's layers shared with others count once: SharedSize is
-		// the part of Size that other images hold too.
-		own := im.Size - im.SharedSize
-		size += own
-		if im.InUse {
-			active++
-		} else {
-			reclaim += own
-		}
-	}
 	running := 0
 	for _, c := range ctrs {
+		// A container's own bytes are its read-write layer: the overlay's
+		// upper directory (a vfs container's copy holds the image too, so
+		// only the upper dir of overlay counts, as Docker's SIZE).
+		n := dirSize(c.GraphDriver.Data["UpperDir"])
+		size += n
 		if c.State.Running {
 			running++
+		} else {
+			reclaim += n
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
-	pct := 0
-	if size > 0 {
-		pct = int(reclaim * 100 / size)
-	}
-	fmt.Fprintf(tw, "Images\t%d\t%d\t%s\t%s (%d%%)\n", len(list), active, humanSize(size), humanSize(reclaim), pct)
-	fmt.Fprintf(tw, "Containers\t%d\t%d\t%s\t%s\n", len(ctrs), running, humanSize(0), humanSize(0))
-	fmt.Fprintf(tw, "Build Cache\t0\t0\t0B\t0B\n")
+	fmt.Fprintf(tw, "Images\t%d\t%d\t%s\t%s\n", df.Total, df.Active, humanSize(df.Size), withPercent(df.Reclaimable, df.Size))
+	fmt.Fprintf(tw, "Containers\t%d\t%d\t%s\t%s\n", len(ctrs), running, humanSize(size), withPercent(reclaim, size))
 	return tw.Flush()
+}
+
+// withPercent is Docker's RECLAIMABLE: "1.2MB (50%)", no percentage of
+// nothing.
+func withPercent(n, of int64) string {
+	if of == 0 {
+		return humanSize(n)
+	}
+	return fmt.Sprintf("%s (%d%%)", humanSize(n), n*100/of)
+}
+
+func dirSize(dir string) int64 {
+	if dir == "" {
+		return 0
+	}
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }

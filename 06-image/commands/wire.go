@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"runtime"
 
-	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
@@ -29,6 +28,7 @@ import (
 	lesson05 "minibox/05-network/commands"
 	"minibox/06-image/auth"
 	"minibox/06-image/distribution"
+	"minibox/06-image/image"
 	"minibox/06-image/registry"
 )
 
@@ -195,19 +195,7 @@ func (x *CLI) puller(out io.Writer, st *images.Store) (*distribution.Puller, err
 		return nil, err
 	}
 	return &distribution.Puller{Store: st, Client: c, Out: out, TTY: isTTY(out),
-		Platform: imagespec.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH, Variant: armVariant()}}, nil
-}
-
-// armVariant is this machine's ARM variant, as Docker's platform matcher
-// defaults it (v8 for arm64, v7 for arm); "" elsewhere.
-func armVariant() string {
-	switch runtime.GOARCH {
-	case "arm64":
-		return "v8"
-	case "arm":
-		return "v7"
-	}
-	return ""
+		Platform: image.Host()}, nil
 }
 
 // interruptible is a context that ends on SIGINT or SIGTERM: a pull, push
