@@ -317,6 +317,9 @@ func humanSize(n int64) string {
 }
 
 func short(id digest.Digest) string {
+	if id == "" {
+		return "" // scratch: Docker prints " ---> " with nothing after
+	}
 	e := id.Encoded()
 	if len(e) > 12 {
 		return e[:12]

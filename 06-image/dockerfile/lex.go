@@ -2,6 +2,7 @@ package dockerfile
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
@@ -25,7 +26,12 @@ func NewLex(escape rune) *Lex {
 
 // Word expands s as one word (spaces kept, quotes removed) with env, a list
 // of KEY=VALUE (later entries win). An unset ${V:?msg} is an error.
+//
+// Bytes that are not UTF-8 become U+FFFD, as they do in Docker (whose
+// scanner also complains on standard error; here the text is mended
+// before it is scanned).
 func (l *Lex) Word(s string, env []string) (string, error) {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	w, _, err := l.l.ProcessWord(s, shell.EnvsFromSlice(env))
 	return w, err
 }
@@ -33,12 +39,14 @@ func (l *Lex) Word(s string, env []string) (string, error) {
 // Words expands s and splits it into words at unquoted white space, after
 // the expansion (so a value with spaces gives several words, as in a shell).
 func (l *Lex) Words(s string, env []string) ([]string, error) {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	return l.l.ProcessWords(s, shell.EnvsFromSlice(env))
 }
 
 // WordUsing is Word that also names the variables the word referred to and
 // env had (the builder's "was this build arg used" question).
 func (l *Lex) WordUsing(s string, env []string) (string, []string, error) {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	r, err := l.l.ProcessWordWithMatches(s, shell.EnvsFromSlice(env))
 	if err != nil {
 		return "", nil, err
