@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"minibox/04-storage/images"
+	"minibox/06-image/registry"
 )
 
 // The pure parsers of lesson 06's flags. Each takes what the user typed and
@@ -99,41 +100,17 @@ func parseTags(vals []string) ([]string, error) {
 	return out, nil
 }
 
-// Docker Hub's names: the wire host and the key its credentials are kept
-// under in config.json (a quirk kept since the v1 registry).
-const (
-	dockerHubAuthKey = "https://index.docker.io/v1/"
-	dockerHubHost    = "docker.io"
-)
-
 // loginServer turns login's and logout's SERVER argument into the
-// registry's host and the config.json key its credentials go under: none
-// is Docker Hub; a URL keeps its host only (Docker's ConvertToHostname).
+// registry's wire host and the config.json key its credentials go under
+// (registry.LoginHost and AuthKey: none is Docker Hub, a URL keeps its
+// host only, as Docker's ConvertToHostname). An address that names no
+// host is refused.
 func loginServer(arg string) (host, key string, err error) {
 	s := strings.TrimSpace(arg)
-	if s == "" {
-		return dockerHubHost, dockerHubAuthKey, nil
-	}
-	s = strings.TrimPrefix(strings.TrimPrefix(s, "https://"), "http://")
-	s, _, _ = strings.Cut(s, "/")
-	switch s {
-	case "":
-		return "", "", fmt.Errorf("invalid registry address %q", arg)
-	case "docker.io", "index.docker.io", "registry-1.docker.io":
-		return dockerHubHost, dockerHubAuthKey, nil
-	}
-	if strings.ContainsAny(s, " \t\n@") {
+	if s != "" && registry.Hostname(s) == "" || strings.ContainsAny(s, " \t\n@") {
 		return "", "", fmt.Errorf("invalid registry address %q", arg)
 	}
-	return s, s, nil
-}
-
-// authKey is the config.json key of the registry that holds ref.
-func authKey(ref images.Reference) string {
-	if ref.Domain == dockerHubHost {
-		return dockerHubAuthKey
-	}
-	return ref.Domain
+	return registry.LoginHost(s), registry.AuthKey(s), nil
 }
 
 // loginFlags are login's -u, -p and --password-stdin.

@@ -167,12 +167,12 @@ func FuzzParseTags(f *testing.F) {
 
 func TestLoginServer(t *testing.T) {
 	for _, tc := range []struct{ in, host, key, err string }{
-		{"", "docker.io", "https://index.docker.io/v1/", ""},
-		{"docker.io", "docker.io", "https://index.docker.io/v1/", ""},
-		{"https://index.docker.io/v1/", "docker.io", "https://index.docker.io/v1/", ""},
-		{"registry-1.docker.io", "docker.io", "https://index.docker.io/v1/", ""},
+		{"", "registry-1.docker.io", "https://index.docker.io/v1/", ""},
+		{"docker.io", "registry-1.docker.io", "https://index.docker.io/v1/", ""},
+		{"https://index.docker.io/v1/", "registry-1.docker.io", "https://index.docker.io/v1/", ""},
+		{"registry-1.docker.io", "registry-1.docker.io", "https://index.docker.io/v1/", ""},
 		{"127.0.0.1:5000", "127.0.0.1:5000", "127.0.0.1:5000", ""},
-		{"https://reg.example:443/v2/", "reg.example:443", "reg.example:443", ""},
+		{"https://Reg.example:443/v2/", "reg.example:443", "reg.example:443", ""},
 		{"http://localhost:5000", "localhost:5000", "localhost:5000", ""},
 		{"https://", "", "", "invalid registry address"},
 		{"a b", "", "", "invalid registry address"},
