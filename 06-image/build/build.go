@@ -1,12 +1,12 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -23,8 +23,9 @@ import (
 
 // Options are `build`'s flags.
 type Options struct {
-	// Dockerfile is -f: an absolute path, or one relative to the context
-	// directory; "" is "Dockerfile".
+	// Dockerfile is -f, as the docker CLI takes it: relative to the
+	// current directory (or, for a context from Stdin, a name inside it);
+	// "" is the context's Dockerfile.
 	Dockerfile string
 	// ContextDir is the build context; "-" reads it from Stdin (a tar, or
 	// a lone Dockerfile with an empty context).
@@ -130,14 +131,18 @@ type result struct {
 
 // stage is one stage's state while it is built.
 type stage struct {
-	name     string
-	img      digest.Digest // the current image; "" for scratch
-	image    Image
-	layers   []images.LayerBlob
-	scope    scope
-	shell    []string
-	cmdSet   bool // a CMD of this stage (an ENTRYPOINT then keeps it)
-	cacheOff bool // a miss turned the cache off for the rest of the stage
+	name   string
+	img    digest.Digest // the current image; "" for scratch
+	image  Image
+	layers []images.LayerBlob
+	scope  scope
+	shell  []string
+	// This stage's ENTRYPOINT and CMD, and the FROM image's config:
+	// dockerfile.ProcessArgs composes the image's from them.
+	ep, cmd       []string
+	epSet, cmdSet bool
+	base          imagespec.ImageConfig
+	cacheOff      bool // a miss turned the cache off for the rest of the stage
 }
 
 var defaultShell = []string{"/bin/sh", "-c"}
@@ -158,7 +163,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (digest.Digest, error) {
 		}
 		tags = append(tags, ref)
 	}
-	bctx, dockerfilePath, cleanup, err := openContext(o)
+	bctx, dfText, cleanup, err := openContext(o)
 	if err != nil {
 		return "", err
 	}
@@ -168,7 +173,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (digest.Digest, error) {
 		return "", fmt.Errorf("build context: %w", err)
 	}
 	fmt.Fprintf(out, "Sending build context to Docker daemon  %s\n", humanSize(size))
-	f, err := readDockerfile(dockerfilePath, o.Dockerfile)
+	f, err := dockerfile.Parse(bytes.NewReader(dfText))
 	if err != nil {
 		return "", err
 	}
@@ -249,59 +254,42 @@ func (b *Builder) Build(ctx context.Context, o Options) (digest.Digest, error) {
 	return id, nil
 }
 
-// openContext opens the build context and finds the Dockerfile in it.
-func openContext(o Options) (*buildctx.Context, string, func(), error) {
-	name := o.Dockerfile
-	if name == "" {
-		name = "Dockerfile"
-	}
+// openContext opens the build context and reads its Dockerfile.
+func openContext(o Options) (*buildctx.Context, []byte, func(), error) {
+	var c *buildctx.Context
+	cleanup := func() {}
 	if o.ContextDir == "-" {
 		if o.Stdin == nil {
-			return nil, "", nil, errors.New("build context: - needs a standard input")
+			return nil, nil, cleanup, errors.New("build context: - needs a standard input")
 		}
 		tmp, err := os.MkdirTemp("", "minibox-build-")
 		if err != nil {
-			return nil, "", nil, fmt.Errorf("build context: %w", err)
+			return nil, nil, cleanup, fmt.Errorf("build context: %w", err)
 		}
-		cleanup := func() { os.RemoveAll(tmp) }
-		c, err := buildctx.FromTar(o.Stdin, tmp)
-		if err != nil {
+		cleanup = func() { os.RemoveAll(tmp) }
+		if c, err = buildctx.FromTar(o.Stdin, tmp); err != nil {
 			cleanup()
-			return nil, "", nil, fmt.Errorf("build context: %w", err)
+			return nil, nil, func() {}, err
 		}
-		return c, inContext(c.Dir, name), cleanup, nil
-	}
-	dir := o.ContextDir
-	if dir == "" {
-		dir = "."
-	}
-	c, err := buildctx.Open(dir, name)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("build context: %w", err)
-	}
-	return c, inContext(c.Dir, name), func() {}, nil
-}
-
-func inContext(dir, name string) string {
-	if filepath.IsAbs(name) {
-		return name
-	}
-	return filepath.Join(dir, name)
-}
-
-func readDockerfile(path, name string) (*dockerfile.File, error) {
-	fh, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		if name == "" {
-			name = "Dockerfile"
+		if o.Dockerfile != "" {
+			c.Dockerfile = o.Dockerfile // inside the tar
 		}
-		return nil, fmt.Errorf("Cannot locate specified Dockerfile: %s", name)
+	} else {
+		dir := o.ContextDir
+		if dir == "" {
+			dir = "."
+		}
+		var err error
+		if c, err = buildctx.Open(dir, o.Dockerfile); err != nil {
+			return nil, nil, cleanup, err
+		}
 	}
+	df, err := c.ReadDockerfile()
 	if err != nil {
-		return nil, fmt.Errorf("dockerfile: %w", err)
+		cleanup()
+		return nil, nil, func() {}, err
 	}
-	defer fh.Close()
-	return dockerfile.Parse(fh)
+	return c, df, cleanup, nil
 }
 
 // humanSize is Docker's units.HumanSize: decimal units, 4 significant
@@ -386,6 +374,9 @@ func (r *run) buildStage(s dockerfile.Stage, extra *dockerfile.Step) error {
 }
 
 func fromLine(s dockerfile.Stage) string {
+	if s.Original != "" {
+		return s.Original
+	}
 	line := "FROM "
 	if s.Platform != "" {
 		line += "--platform=" + s.Platform + " "
@@ -438,6 +429,7 @@ func (r *run) from(s dockerfile.Stage) (*stage, error) {
 	if len(st.image.Config.Shell) > 0 {
 		st.shell = st.image.Config.Shell
 	}
+	st.base = st.image.Config.clone().ImageConfig
 	return st, nil
 }
 

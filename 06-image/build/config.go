@@ -22,7 +22,9 @@ type HealthConfig struct {
 	Interval    time.Duration `json:",omitempty"` // 0: inherit (30s by default)
 	Timeout     time.Duration `json:",omitempty"`
 	StartPeriod time.Duration `json:",omitempty"`
-	Retries     int           `json:",omitempty"`
+	// StartInterval is Docker 25's; the 20.10 history line leaves it out.
+	StartInterval time.Duration `json:",omitempty"`
+	Retries       int           `json:",omitempty"`
 }
 
 // Config is an image's runtime config as Docker writes it: the OCI fields

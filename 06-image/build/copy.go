@@ -22,8 +22,9 @@ import (
 	"minibox/06-image/dockerfile"
 )
 
-// group is sources that live under one root: the build context, a
-// download directory (ADD of a URL) or another image (COPY --from).
+// group is sources that live under one root: the build context or
+// another image (COPY --from), which the sources know (root ""), or a
+// download directory (ADD of a URL).
 type group struct {
 	root    string
 	srcs    []buildctx.Source
@@ -81,15 +82,11 @@ func (r *run) copy(st *stage, s dockerfile.Step) error {
 		return err
 	}
 	return sn.View(r.ctx, img, func(root string) error {
-		c, err := buildctx.Open(root, "")
-		if err != nil {
-			return fmt.Errorf("COPY --from=%s: %w", from, err)
-		}
-		srcs, err := c.Sources(patterns)
+		srcs, err := buildctx.FromDir(root).SourcesFor("COPY", patterns)
 		if err != nil {
 			return err
 		}
-		return r.copyGroups(st, s.Kind, sn, []group{{root: root, srcs: srcs}}, dst, chownSpec, chown, chmodSpec, chmod)
+		return r.copyGroups(st, s.Kind, sn, []group{{srcs: srcs}}, dst, chownSpec, chown, chmodSpec, chmod)
 	})
 }
 
@@ -121,11 +118,11 @@ func (r *run) localSources(st *stage, kind string, patterns []string) ([]group, 
 	var groups []group
 	cleanup := func() {}
 	if len(local) > 0 {
-		srcs, err := r.bctx.Sources(local)
+		srcs, err := r.bctx.SourcesFor(kind, local)
 		if err != nil {
 			return nil, cleanup, err
 		}
-		groups = append(groups, group{root: r.bctx.Dir, srcs: srcs, archive: kind == "ADD"})
+		groups = append(groups, group{srcs: srcs, archive: kind == "ADD"})
 	}
 	if len(urls) > 0 {
 		tmp, err := os.MkdirTemp("", "minibox-add-")
@@ -228,7 +225,7 @@ func (r *run) copyGroups(st *stage, kind string, sn Snapshots, groups []group, d
 		}
 	}
 	if n == 0 {
-		return fmt.Errorf("%s failed: no source files were specified", kind)
+		return fmt.Errorf("%s failed: %w", kind, buildctx.ErrNoSources)
 	}
 	if n > 1 && !strings.HasSuffix(dst, "/") {
 		return fmt.Errorf("When using %s with more than one source file, the destination must be a directory and end with a /", kind)
@@ -268,12 +265,12 @@ func (r *run) copyGroups(st *stage, kind string, sn Snapshots, groups []group, d
 					return err
 				}
 			}
-			o := buildctx.CopyOptions{Chown: owner, Chmod: chmod}
+			o := buildctx.CopyOptions{Chown: owner, Chmod: chmod, WorkDir: st.image.Config.WorkingDir, Instruction: kind}
 			for _, g := range groups {
-				o.Src = g.root
+				o.From = g.root
 				for _, src := range g.srcs {
 					if g.archive && src.Info.Mode().IsRegular() {
-						ok, err := extract(root, target, filepath.Join(g.root, src.Rel))
+						ok, err := extract(root, target, filepath.Join(r.bctx.Dir, src.Rel))
 						if err != nil {
 							return fmt.Errorf("%s %s: %w", kind, src.Rel, err)
 						}
@@ -281,7 +278,7 @@ func (r *run) copyGroups(st *stage, kind string, sn Snapshots, groups []group, d
 							continue
 						}
 					}
-					if err := buildctx.CopyInto(root, target, []buildctx.Source{src}, o); err != nil {
+					if err := buildctx.CopyInto(root, dst, []buildctx.Source{src}, o); err != nil {
 						return err
 					}
 				}

@@ -4,12 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"minibox/06-image/dockerfile"
 )
@@ -126,25 +124,26 @@ func (r *run) dispatch(st *stage, s dockerfile.Step) error {
 		return nil
 	case "CMD":
 		cmd := dockerfile.Command(st.shell, s)
-		next.Entrypoint, next.Cmd = dockerfile.ProcessArgs(nil, cmd, false, true, st.image.Config.ImageConfig)
+		cmdSet := st.cmdSet || len(s.Args) > 0 // Docker counts a CMD with arguments
+		next.Entrypoint, next.Cmd = dockerfile.ProcessArgs(st.ep, cmd, st.epSet, cmdSet, st.base)
 		if err := r.commit(st, next, nop(st, fmt.Sprintf("CMD %q", cmd)), nil); err != nil {
 			return err
 		}
-		st.cmdSet = true
+		st.cmd, st.cmdSet = cmd, cmdSet
 		return nil
 	case "ENTRYPOINT":
 		ep := dockerfile.Command(st.shell, s)
-		if s.JSON && len(s.Args) == 0 {
+		if len(ep) == 0 {
 			ep = nil // ENTRYPOINT []: none
 		}
-		var cmd []string
-		if st.cmdSet {
-			cmd = st.image.Config.Cmd
+		next.Entrypoint, next.Cmd = dockerfile.ProcessArgs(ep, st.cmd, true, st.cmdSet, st.base)
+		if err := r.commit(st, next, nop(st, fmt.Sprintf("ENTRYPOINT %q", ep)), nil); err != nil {
+			return err
 		}
-		next.Entrypoint, next.Cmd = dockerfile.ProcessArgs(ep, cmd, true, st.cmdSet, st.image.Config.ImageConfig)
-		return r.commit(st, next, nop(st, fmt.Sprintf("ENTRYPOINT %q", ep)), nil)
+		st.ep, st.epSet = ep, true
+		return nil
 	case "HEALTHCHECK":
-		hc, err := healthcheck(st, s)
+		hc, err := healthcheck(s)
 		if err != nil {
 			return err
 		}
@@ -175,22 +174,21 @@ func (r *run) words(st *stage, in []string) ([]string, error) {
 	return out, nil
 }
 
-// pairs reads ENV's and LABEL's KEY VALUE pairs, expanded with the env
+// pairs reads ENV's and LABEL's KEY=VALUE pairs, expanded with the env
 // before the instruction (so `ENV a=1 b=$a` sees the old a, as Docker's).
 func (r *run) pairs(st *stage, s dockerfile.Step) ([][2]string, error) {
-	if len(s.Args)%2 != 0 {
-		return nil, fmt.Errorf("line %d: %s: want KEY VALUE pairs", s.Line, s.Kind)
-	}
 	env := r.env(st)
 	var out [][2]string
-	for i := 0; i < len(s.Args); i += 2 {
-		k, err := r.lex.Word(s.Args[i], env)
+	for _, a := range s.Pairs() {
+		k, err := r.lex.Word(a.Key, env)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.Kind, err)
 		}
-		v, err := r.lex.Word(s.Args[i+1], env)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s.Kind, err)
+		v := ""
+		if a.Value != nil {
+			if v, err = r.lex.Word(*a.Value, env); err != nil {
+				return nil, fmt.Errorf("%s: %w", s.Kind, err)
+			}
 		}
 		if k == "" {
 			return nil, fmt.Errorf("line %d: %s names can not be blank", s.Line, s.Kind)
@@ -222,7 +220,7 @@ func labelsStep(labels map[string]string) *dockerfile.Step {
 	s := &dockerfile.Step{Kind: "LABEL", Original: "LABEL"}
 	for _, k := range keys {
 		// Quoted, so that the expansion of the LABEL keeps them as given.
-		s.Args = append(s.Args, singleQuote(k), singleQuote(labels[k]))
+		s.Args = append(s.Args, singleQuote(k)+"="+singleQuote(labels[k]))
 		s.Original += fmt.Sprintf(" %q='%s'", k, labels[k])
 	}
 	return s
@@ -237,11 +235,11 @@ func singleQuote(s string) string {
 func (r *run) arg(st *stage, s dockerfile.Step) error {
 	comment := "ARG"
 	env := r.env(st)
-	for _, a := range s.Args {
-		k, def, hasDef := strings.Cut(a, "=")
+	for _, a := range s.Pairs() {
+		k := a.Key
 		var dp *string
-		if hasDef {
-			v, err := r.lex.Word(def, env)
+		if a.Value != nil {
+			v, err := r.lex.Word(*a.Value, env)
 			if err != nil {
 				return fmt.Errorf("ARG %s: %w", k, err)
 			}
@@ -379,52 +377,16 @@ func exposedPorts(words []string) ([]string, error) {
 	return out, nil
 }
 
-// healthcheck reads HEALTHCHECK [--interval=… --timeout=… --start-period=…
-// --retries=…] CMD …|NONE.
-func healthcheck(st *stage, s dockerfile.Step) (*HealthConfig, error) {
-	if len(s.Args) == 0 {
-		return nil, fmt.Errorf("HEALTHCHECK requires an argument")
+// healthcheck is HEALTHCHECK's config, as the parser decoded it.
+func healthcheck(s dockerfile.Step) (*HealthConfig, error) {
+	h := s.Health
+	if h == nil || len(h.Test) == 0 {
+		return nil, fmt.Errorf("line %d: HEALTHCHECK requires an argument", s.Line)
 	}
-	switch strings.ToUpper(s.Args[0]) {
-	case "NONE":
-		if len(s.Args) > 1 {
-			return nil, fmt.Errorf("HEALTHCHECK NONE takes no arguments")
-		}
-		return &HealthConfig{Test: []string{"NONE"}}, nil
-	case "CMD":
-	default:
-		return nil, fmt.Errorf("Unknown type %q in HEALTHCHECK (try CMD)", s.Args[0])
-	}
-	hc := &HealthConfig{}
-	rest := s.Args[1:]
-	if s.JSON {
-		hc.Test = append([]string{"CMD"}, rest...)
-	} else {
-		hc.Test = []string{"CMD-SHELL", strings.Join(rest, " ")}
-	}
-	for name, dst := range map[string]*time.Duration{"interval": &hc.Interval, "timeout": &hc.Timeout, "start-period": &hc.StartPeriod} {
-		v, ok := s.Flags[name]
-		if !ok || v == "" {
-			continue
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return nil, fmt.Errorf("HEALTHCHECK --%s: %w", name, err)
-		}
-		if d != 0 && d < time.Millisecond {
-			return nil, fmt.Errorf("Interval %q cannot be less than 1ms", name)
-		}
-		*dst = d
-	}
-	if v, ok := s.Flags["retries"]; ok && v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("HEALTHCHECK --retries: %q is not a count", v)
-		}
-		hc.Retries = n
-	}
-	_ = st
-	return hc, nil
+	return &HealthConfig{
+		Test: slices.Clone(h.Test), Interval: h.Interval, Timeout: h.Timeout,
+		StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries,
+	}, nil
 }
 
 // String is the config as Docker's history line prints it (fmt's %q of
@@ -433,9 +395,10 @@ func (hc *HealthConfig) String() string {
 	return fmt.Sprintf("&{%q %q %q %q %q}", hc.Test, hc.Interval, hc.Timeout, hc.StartPeriod, rune(hc.Retries))
 }
 
-var onbuildPrefix = regexp.MustCompile(`(?i)^\s*ONBUILD\s+`)
-
 // onbuildTrigger is the instruction after ONBUILD, as written.
 func onbuildTrigger(s dockerfile.Step) string {
-	return strings.TrimSpace(onbuildPrefix.ReplaceAllString(s.Original, ""))
+	if len(s.Args) == 0 {
+		return ""
+	}
+	return s.Args[0]
 }
