@@ -80,8 +80,15 @@ func (r *root) rel(fd int) (string, error) {
 }
 
 // mkdirAll opens the directory rel inside the root, creating what is
-// missing of it with mode and, when chown, owner uid:gid.
+// missing of it with mode and, when chown, owner uid:gid. A symlink on the
+// way that points to a directory not there yet gets its target made, inside
+// the root, as Docker's builder does for `COPY x /link/` (it resolves the
+// link in the root's scope, then creates the directories).
 func (r *root) mkdirAll(rel string, mode uint32, chown bool, uid, gid int) (int, error) {
+	return r.mkdirAllDepth(rel, mode, chown, uid, gid, 0)
+}
+
+func (r *root) mkdirAllDepth(rel string, mode uint32, chown bool, uid, gid, depth int) (int, error) {
 	rel = path.Clean("/" + rel)[1:]
 	if rel == "" {
 		rel = "."
@@ -90,7 +97,7 @@ func (r *root) mkdirAll(rel string, mode uint32, chown bool, uid, gid int) (int,
 	if err == nil || rel == "." || !errors.Is(err, unix.ENOENT) {
 		return fd, err
 	}
-	pfd, err := r.mkdirAll(path.Dir(rel), mode, chown, uid, gid)
+	pfd, err := r.mkdirAllDepth(path.Dir(rel), mode, chown, uid, gid, depth)
 	if err != nil {
 		return -1, err
 	}
@@ -111,15 +118,29 @@ func (r *root) mkdirAll(rel string, mode uint32, chown bool, uid, gid int) (int,
 		return -1, fmt.Errorf("mkdir %s: %w", path.Join(r.path, rel), err)
 	}
 	fd, err = r.open(rel, unix.O_PATH|unix.O_DIRECTORY)
-	if errors.Is(err, unix.ENOENT) {
-		// It exists, yet does not resolve: a symlink to a place that is
-		// not there inside the root.
-		buf := make([]byte, unix.PathMax)
-		if n, lerr := unix.Readlinkat(pfd, base, buf); lerr == nil {
-			return -1, fmt.Errorf("%s is a symbolic link to %q, which leads nowhere inside %s: %w", rel, buf[:n], r.path, err)
-		}
+	if !errors.Is(err, unix.ENOENT) {
+		return fd, err
 	}
-	return fd, err
+	// It exists, yet does not resolve: a symlink to a place not there
+	// (inside the root). Make that place, then look again.
+	buf := make([]byte, unix.PathMax)
+	n, lerr := unix.Readlinkat(pfd, base, buf)
+	if lerr != nil {
+		return -1, err
+	}
+	if depth >= 40 { // the kernel's own limit on links in one lookup
+		return -1, fmt.Errorf("%s: %w", path.Join(r.path, rel), unix.ELOOP)
+	}
+	target := string(buf[:n])
+	if !path.IsAbs(target) {
+		target = path.Join(path.Dir(rel), target)
+	}
+	tfd, err := r.mkdirAllDepth(target, mode, chown, uid, gid, depth+1)
+	if err != nil {
+		return -1, fmt.Errorf("%s is a symbolic link to %q: %w", rel, buf[:n], err)
+	}
+	unix.Close(tfd)
+	return r.open(rel, unix.O_PATH|unix.O_DIRECTORY)
 }
 
 // fdPath is the path the kernel has for an open descriptor.
