@@ -63,7 +63,7 @@ CMD ["cat", "/greeting", "/file.txt"]
 	lines := strings.Split(hist, "\n")
 	assert.Regexp(t, `^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT$`, lines[0])
 	assert.Regexp(t, `^`+id+`\s`, lines[1], "newest first")
-	assert.Contains(t, hist, `/bin/sh -c #(nop)  CMD ["cat" "/greeting"…`)
+	assert.Contains(t, hist, `/bin/sh -c #(nop)  CMD ["cat" "/greeting" "/…`)
 	assert.Contains(t, b.ok("history", "--no-trunc", "hello:1"), `/bin/sh -c echo "$GREETING from RUN" > /greeting`)
 	assert.Contains(t, b.ok("history", "-q", "hello:1"), id)
 

@@ -266,8 +266,11 @@ func printHistory(w io.Writer, lines []image.HistoryLine, quiet, trunc, human bo
 		if trunc && r.ID != "<missing>" {
 			r.ID = shortID(r.ID)
 		}
+		// Docker's history turns tabs into spaces and keeps the rest
+		// ("#(nop)  CMD" has two).
+		r.CreatedBy = strings.ReplaceAll(r.CreatedBy, "\t", " ")
 		if trunc {
-			r.CreatedBy = ellipsis(strings.Join(strings.Fields(r.CreatedBy), " "), 45)
+			r.CreatedBy = ellipsis(r.CreatedBy, 45)
 		}
 		if human {
 			r.CreatedSince = lesson04.HumanDuration(now.Sub(l.Created)) + " ago"
