@@ -124,3 +124,8 @@ func TestBuildFromStdin(t *testing.T) {
 	require.Equal(t, 0, out.Code, out.Stderr)
 	assert.Equal(t, "A", b.ok("run", "--rm", "--network", "none", "withctx"))
 }
+
+func writeFile(t *testing.T, dir, name, content string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+}
