@@ -36,6 +36,6 @@ func main() {
 	}
 	lesson04.MainCLI("minibox", "minibox: a small Docker without a daemon (lessons 01-06)", commands.Lesson06,
 		func(c *lesson04.CLI) []*cobra.Command {
-			return append(append(n.Commands(c), i.Commands(c)...), cli.DoctorCmd(checks))
+			return append(append(n.Commands(c), i.Commands(c)...), newDemoCmd(), cli.DoctorCmd(checks))
 		})
 }
