@@ -101,3 +101,34 @@ func TestSystemDF(t *testing.T) {
 	assert.Regexp(t, `^Images\s+1\s+1\s+\S+\s+0B \(0%\)$`, lines[1])
 	assert.Regexp(t, `^Containers\s+1\s+0\s`, lines[2])
 }
+
+// save, rmi, load: the image comes back with its ID and tag and runs;
+// inspect shows Docker's shape; tag and image rm through the image group.
+func TestSaveLoadInspect(t *testing.T) {
+	b := newBox(t)
+	id := b.ok("images", "-q", "--no-trunc", "busybox")
+	b.ok("image", "tag", "busybox", "saved:1")
+	archive := t.TempDir() + "/saved.tar"
+	b.ok("save", "-o", archive, "saved:1")
+	r := b.run("save", "-o", t.TempDir()+"/x.tar", "nope:1")
+	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Stderr, "No such image: nope:1")
+	out := b.ok("image", "rm", "saved:1", "busybox")
+	assert.Contains(t, out, "Deleted: "+id)
+	assert.Contains(t, b.ok("load", "-i", archive), "Loaded image: saved:1")
+	assert.Equal(t, id, b.ok("images", "-q", "--no-trunc", "saved:1"))
+	assert.Equal(t, "ok", b.ok("run", "--rm", "--network", "none", "saved:1", "echo", "ok"))
+
+	assert.Equal(t, id, b.ok("image", "inspect", "-f", "{{.Id}}", "saved:1"))
+	assert.Equal(t, "[saved:1]", b.ok("image", "inspect", "-f", "{{.RepoTags}}", "saved:1"))
+	js := b.ok("image", "inspect", "saved:1")
+	assert.True(t, strings.HasPrefix(js, "[\n    {"), js)
+	assert.Contains(t, js, `"RootFS"`)
+	r = b.run("image", "inspect", "nope")
+	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Stderr, "Error: No such image: nope")
+	assert.Equal(t, "[]", strings.TrimSpace(r.Stdout))
+	r = b.run("history", "nope")
+	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Stderr, "Error response from daemon: No such image: nope:latest")
+}
