@@ -129,3 +129,30 @@ func writeFile(t *testing.T, dir, name, content string) {
 	t.Helper()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
 }
+
+// image prune: a rebuilt tag leaves the old image dangling, and prune
+// removes it (with its step images); -a removes the unused images.
+func TestImagePrune(t *testing.T) {
+	b := newBox(t)
+	ctx := writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo 1 > /v\n"})
+	b.ok("build", "--network", "none", "-t", "app", ctx)
+	old := b.ok("images", "-q", "app")
+	writeFile(t, ctx, "Dockerfile", "FROM busybox\nRUN echo 2 > /v\n")
+	b.ok("build", "--network", "none", "-t", "app", ctx)
+	assert.Contains(t, b.ok("images", "-f", "dangling=true", "-q"), old)
+	out := b.ok("image", "prune", "-f")
+	assert.Contains(t, out, "Deleted Images:\ndeleted: sha256:"+old)
+	assert.Contains(t, out, "Total reclaimed space: ")
+	assert.NotContains(t, b.ok("images", "-aq"), old)
+	// -a: an unused image goes; the one a container uses stays, and so
+	// does its base, a parent of its steps (Docker prunes from the top
+	// images down).
+	other := writeContext(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY f /f\n", "f": "x"})
+	b.ok("build", "-t", "unused", other)
+	b.ok("create", "--network", "none", "app", "true")
+	out = b.ok("image", "prune", "-a", "-f")
+	assert.Contains(t, out, "untagged: unused:latest")
+	assert.Empty(t, b.ok("images", "-q", "unused"))
+	assert.NotEmpty(t, b.ok("images", "-q", "app"))
+	assert.NotEmpty(t, b.ok("images", "-q", "busybox"))
+}
