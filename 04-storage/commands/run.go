@@ -205,6 +205,26 @@ func createErr(cmd *cobra.Command, ref string, err error) error {
 	return daemonErr(err, 125)
 }
 
+// SpecFromImage is the spec `run` gives a container of img with default
+// flags, for a program that makes containers itself (lesson 06's builder
+// runs each RUN step in one): the image's ENTRYPOINT and CMD under the
+// container's, and its ENV, WORKDIR and USER under c.Config's Env,
+// WorkingDir and User, as -e, -w and -u would set them.
+func SpecFromImage(c *engine.Container, img *engine.Image, root string) (*specs.Spec, error) {
+	var f createFlags
+	cmd := &cobra.Command{Use: "run"}
+	f.add(cmd)
+	f.hostname = c.Config.Hostname
+	f.sec.Env = append([]string(nil), c.Config.Env...)
+	f.sec.Workdir = c.Config.WorkingDir
+	f.sec.User = c.Config.User
+	res, err := f.limits.Resources(runtime.NumCPU())
+	if err != nil {
+		return nil, err
+	}
+	return f.spec(c, img, root, res)
+}
+
 func (f *createFlags) detached() bool {
 	d := f.cmd.Flags().Lookup("detach")
 	return d == nil || d.Value.String() == "true"
