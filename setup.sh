@@ -26,8 +26,15 @@ APT_PACKAGES=(
   nftables                             # nft(8): doctor's firewall check, `nft list ruleset` in lesson 05's chapter
   iperf3                               # bench/05-network.sh: throughput between containers
   tcpdump                              # lesson 05's chapter: watching a bridge and a veth inside a netns
-  docker.io                            # lesson 06: the reference dockerd and client (interop tests, benchmarks; a dockerd of the tests' own)
-  docker-registry skopeo               # lesson 06: a real registry (TLS, htpasswd) and skopeo to check push/pull against (tests start their own on a free port; the package's service may listen on :5000)
+  docker-registry                      # lesson 06: a real registry on 127.0.0.1 for the demo, the chapter and the tests (each starts its own; the package's service may listen on :5000)
+)
+# Only for the test suite (`test`, and `deps` under CI=true): the reference
+# tools lesson 06's interoperation tests and benchmarks compare with. Not for
+# the demo: on a systemd machine docker.io starts its daemon, which adds
+# docker0 and firewall rules to the host.
+TEST_PACKAGES=(
+  docker.io                            # dockerd and client 20.10: `save` loaded into Docker, `docker save` loaded here (a dockerd of the tests' own)
+  skopeo                               # what minibox pushes, skopeo reads; what skopeo pushes, minibox pulls
 )
 
 cd "$(dirname "$0")"
@@ -55,15 +62,18 @@ trust_checkout() {
 }
 
 install_packages() {
-  local missing=()
-  for p in "${APT_PACKAGES[@]}"; do
+  local missing=() want=("${APT_PACKAGES[@]}")
+  if [ "$action" = test ] || [ "${CI:-}" = true ]; then
+    want+=("${TEST_PACKAGES[@]}")
+  fi
+  for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   if [ "${CI:-}" = true ] || [ ${#missing[@]} -gt 0 ]; then
     say "apt-get install ${missing[*]:-(all present; CI checks anyway)}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q --no-install-recommends "${APT_PACKAGES[@]}"
+    apt-get install -y -q --no-install-recommends "${want[@]}"
   fi
 }
 
