@@ -94,12 +94,19 @@ func TestSystemPruneAll(t *testing.T) {
 // system df counts images and containers.
 func TestSystemDF(t *testing.T) {
 	b := newBox(t)
-	b.ok("create", "--network", "none", "busybox", "true")
+	// A two-step build: its first step is an intermediate image, which
+	// TOTAL leaves out, as `images` does.
+	r := b.runIn("FROM busybox\nENV A=1\nCMD [\"true\"]\n", "build", "-q", "-t", "df", "-")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	b.ok("volume", "create", "spare")
+	b.ok("create", "--network", "none", "-v", "data:/data", "busybox", "true")
 	lines := strings.Split(b.ok("system", "df"), "\n")
-	require.GreaterOrEqual(t, len(lines), 3)
+	require.Len(t, lines, 5)
 	assert.Regexp(t, `^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE$`, lines[0])
-	assert.Regexp(t, `^Images\s+1\s+1\s+\S+\s+0B \(0%\)$`, lines[1])
+	assert.Regexp(t, `^Images\s+2\s+1\s+\S+\s+0B \(0%\)$`, lines[1])
 	assert.Regexp(t, `^Containers\s+1\s+0\s`, lines[2])
+	assert.Regexp(t, `^Local Volumes\s+2\s+1\s`, lines[3])
+	assert.Regexp(t, `^Build Cache\s+0\s+0\s+0B\s+0B$`, lines[4])
 }
 
 // save, rmi, load: the image comes back with its ID and tag and runs;

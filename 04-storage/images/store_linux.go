@@ -279,6 +279,9 @@ func (s *Store) find(ref string) (*entry, error) {
 	if refErr != nil {
 		return nil, refErr
 	}
+	if isHex(ref) {
+		return nil, notFound // a short ID, named as typed (not "ID:latest")
+	}
 	return nil, fmt.Errorf("%w: %s", engine.ErrImageNotFound, r.FamiliarString())
 }
 

@@ -246,7 +246,7 @@ func Prune(s *images.Store, all bool) ([]string, int64, error) {
 // DF is the images part of `system df`.
 type DF struct {
 	Images      []images.Summary // every image, intermediate ones too
-	Total       int              // TOTAL
+	Total       int              // TOTAL: the images `images` lists (intermediate ones are not counted, as Docker's)
 	Active      int              // ACTIVE: images a container was made from
 	Size        int64            // SIZE: the bytes of the distinct layers
 	Reclaimable int64            // RECLAIMABLE: of those, the bytes no active image uses
@@ -258,7 +258,12 @@ func DiskUsage(s *images.Store) (DF, error) {
 	if err != nil {
 		return DF{}, err
 	}
-	df := DF{Images: list, Total: len(list)}
+	df := DF{Images: list}
+	for _, im := range list {
+		if !im.Intermediate {
+			df.Total++
+		}
+	}
 	sizes := map[digest.Digest]int64{}
 	active := map[digest.Digest]bool{}
 	for _, im := range list {
