@@ -645,3 +645,40 @@ func TestHistoryAndInspect(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"Deleted: " + imp.ID.String()}, pruned, "the dangling image; the steps are not dangling heads")
 }
+
+// A pull that found a layer here already ("Already exists") names the
+// registry's gzip blob, which the store never fetched: save writes the
+// layer's blob that is here, under a new OCI manifest, and the archive
+// loads.
+func TestSaveSubstitutesMissingBlob(t *testing.T) {
+	testkit.Root(t)
+	s, _, root := newStores(t)
+	l := putLayer(t, s, map[string]string{"etc/x": "x"})
+	pulled := images.LayerBlob{DiffID: l.DiffID, Digest: digest.FromString("the registry's gzip blob"), MediaType: imagespec.MediaTypeImageLayerGzip, Size: 42, Source: "docker.io/library/x"}
+	img, err := s.AddImage(config(t, "x", step{"ADD", &pulled}), []images.LayerBlob{pulled}, nil, "", "pulled:1")
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, Save(s, &buf, []string{"pulled:1"}))
+	files, _ := archiveFiles(t, buf.Bytes())
+	var ms []ArchiveManifest
+	require.NoError(t, json.Unmarshal(files["manifest.json"], &ms))
+	require.Len(t, ms, 1)
+	assert.Equal(t, []string{"blobs/sha256/" + l.Digest.Encoded()}, ms[0].Layers)
+	var idx imagespec.Index
+	require.NoError(t, json.Unmarshal(files["index.json"], &idx))
+	require.Len(t, idx.Manifests, 1)
+	mb, ok := files["blobs/sha256/"+idx.Manifests[0].Digest.Encoded()]
+	require.True(t, ok, "the new manifest is in the archive")
+	var m imagespec.Manifest
+	require.NoError(t, json.Unmarshal(mb, &m))
+	assert.Equal(t, l.Digest, m.Layers[0].Digest)
+	assert.Equal(t, img.ID, m.Config.Digest)
+
+	s2, err := images.New(filepath.Join(root, "images2"), s.Layers)
+	require.NoError(t, err)
+	_, err = Load(s2, bytes.NewReader(without(t, buf.Bytes(), "manifest.json")), io.Discard)
+	require.NoError(t, err, "the OCI half alone loads")
+	got, err := s2.Resolve("pulled:1")
+	require.NoError(t, err)
+	assert.Equal(t, img.ID, got.ID)
+}

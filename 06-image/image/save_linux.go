@@ -91,10 +91,8 @@ func Save(s *images.Store, w io.Writer, refs []string) error {
 		}
 	}
 	for _, im := range imgs {
-		for _, l := range im.layers {
-			if !s.Blobs().Has(l.Digest) {
-				return fmt.Errorf("save: layer %s of image %s has no blob (stored before lesson 06 kept blobs): import or pull it again", l.DiffID, im.id)
-			}
+		if err := im.substitute(s); err != nil {
+			return err
 		}
 	}
 	tw := tar.NewWriter(w)
@@ -170,6 +168,47 @@ func Save(s *images.Store, w io.Writer, refs []string) error {
 	if err := tw.Close(); err != nil {
 		return fmt.Errorf("save: %w", err)
 	}
+	return nil
+}
+
+// substitute makes sure every layer of the image has its blob here. A
+// pull skips a layer the store has already ("Already exists"), so the
+// registry's (compressed) blob that the manifest names may be missing
+// while another form of the same layer (same diffID) is here: then that
+// form goes into the archive, under a new OCI manifest that names it.
+func (im *saved) substitute(s *images.Store) error {
+	changed := false
+	for i, l := range im.layers {
+		if s.Blobs().Has(l.Digest) {
+			continue
+		}
+		alt, err := s.Layer(l.DiffID)
+		if err != nil {
+			return fmt.Errorf("save: layer %s of image %s has no blob (stored before lesson 06 kept blobs): import or pull it again: %w", l.DiffID, im.id, err)
+		}
+		im.layers[i], changed = alt, true
+	}
+	if !changed {
+		return nil
+	}
+	cfg, err := s.Config(im.id)
+	if err != nil {
+		return err
+	}
+	m := imagespec.Manifest{
+		Versioned: specsgo.Versioned{SchemaVersion: 2},
+		MediaType: imagespec.MediaTypeImageManifest,
+		Config:    imagespec.Descriptor{MediaType: imagespec.MediaTypeImageConfig, Digest: im.id, Size: int64(len(cfg))},
+	}
+	for _, l := range im.layers {
+		m.Layers = append(m.Layers, imagespec.Descriptor{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size})
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	im.mbytes = b
+	im.manifest = imagespec.Descriptor{MediaType: imagespec.MediaTypeImageManifest, Digest: digest.FromBytes(b), Size: int64(len(b))}
 	return nil
 }
 
