@@ -126,7 +126,7 @@ func (c *CLI) imagesCmd() *cobra.Command {
 			}
 			var list []images.Summary
 			for _, im := range every {
-				if f.Match(im) {
+				if f.Match(im) && (all || !im.Intermediate) {
 					list = append(list, im)
 				}
 			}
@@ -154,9 +154,8 @@ func (c *CLI) imagesCmd() *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
-	// Docker's -a adds the intermediate images of classic builds; minibox
-	// stores none (lesson 06 builds with a cache of its own), so -a lists
-	// the same images, dangling ones included, as without it.
+	// Docker's -a adds the intermediate images: untagged parents of other
+	// images (a commit's parent, a build's steps), hidden without it.
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "show all images (default hides intermediate images)")
 	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "filter output: dangling=true|false, reference=PATTERN, label=KEY[=VALUE]")
 	return cmd

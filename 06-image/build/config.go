@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
@@ -50,33 +49,24 @@ type Image struct {
 // empty_layer, as Docker does.
 var emptyTar = digest.FromBytes(make([]byte, 1024))
 
-// loadImage reads the image id's config blob as it is stored, so that
-// Docker's extensions survive (engine.Image has the OCI fields only), and
-// its layers as its manifest names them.
+// loadImage reads the image id's config as it is stored (Store.Config),
+// so that Docker's extensions survive (engine.Image has the OCI fields
+// only), and its layers as its manifest names them (Store.ImageLayers).
 func loadImage(s *images.Store, id digest.Digest) (Image, []images.LayerBlob, error) {
 	var img Image
-	rc, _, err := s.Blobs().Open(id)
+	b, err := s.Config(id)
 	if err != nil {
-		return img, nil, fmt.Errorf("image %s: %w", id.Encoded()[:12], err)
-	}
-	b, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil {
-		return img, nil, fmt.Errorf("image %s: %w", id.Encoded()[:12], err)
-	}
-	if digest.FromBytes(b) != id {
-		return img, nil, fmt.Errorf("image %s: its config does not match its digest", id.Encoded()[:12])
+		return img, nil, fmt.Errorf("image %s: %w", short(id), err)
 	}
 	if err := json.Unmarshal(b, &img); err != nil {
-		return img, nil, fmt.Errorf("image %s: config: %w", id.Encoded()[:12], err)
+		return img, nil, fmt.Errorf("image %s: config: %w", short(id), err)
 	}
-	var layers []images.LayerBlob
-	for _, d := range img.RootFS.DiffIDs {
-		l, err := s.Layer(d)
-		if err != nil {
-			return img, nil, fmt.Errorf("image %s: %w", id.Encoded()[:12], err)
-		}
-		layers = append(layers, l)
+	layers, err := s.ImageLayers(id.String())
+	if err != nil {
+		return img, nil, fmt.Errorf("image %s: %w", short(id), err)
+	}
+	if len(layers) != len(img.RootFS.DiffIDs) {
+		return img, nil, fmt.Errorf("image %s: %d layers in its manifest, %d diffIDs in its config", short(id), len(layers), len(img.RootFS.DiffIDs))
 	}
 	return img, layers, nil
 }

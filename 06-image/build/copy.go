@@ -270,7 +270,7 @@ func (r *run) copyGroups(st *stage, kind string, sn Snapshots, groups []group, d
 				o.From = g.root
 				for _, src := range g.srcs {
 					if g.archive && src.Info.Mode().IsRegular() {
-						ok, err := extract(root, target, filepath.Join(r.bctx.Dir, src.Rel))
+						ok, err := extract(root, target, src)
 						if err != nil {
 							return fmt.Errorf("%s %s: %w", kind, src.Rel, err)
 						}
@@ -288,10 +288,12 @@ func (r *run) copyGroups(st *stage, kind string, sn Snapshots, groups []group, d
 	})
 }
 
-// extract unpacks the local archive file into dst (ADD's rule), telling
-// false when the file is no archive.
-func extract(root, dst, file string) (bool, error) {
-	f, err := os.Open(file)
+// extract unpacks the local archive src into dst (ADD's rule), telling
+// false when the file is no archive. src is opened inside the context
+// (Source.Open): a context symlink to a tar outside it is refused, as
+// COPY refuses it.
+func extract(root, dst string, src buildctx.Source) (bool, error) {
+	f, err := src.Open("")
 	if err != nil {
 		return false, err
 	}

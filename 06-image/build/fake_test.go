@@ -12,7 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	"github.com/stretchr/testify/require"
@@ -162,7 +164,9 @@ func (f *fakeExec) Change(ctx context.Context, image digest.Digest, change func(
 		rel, _ := filepath.Rel(merged, p)
 		fi, _ := d.Info()
 		old, lerr := os.Lstat(filepath.Join(lower, rel))
-		same := lerr == nil && old.Mode() == fi.Mode()
+		same := lerr == nil && old.Mode() == fi.Mode() &&
+			old.Sys().(*syscall.Stat_t).Uid == fi.Sys().(*syscall.Stat_t).Uid &&
+			old.Sys().(*syscall.Stat_t).Gid == fi.Sys().(*syscall.Stat_t).Gid
 		if same && fi.Mode().IsRegular() {
 			a, _ := os.ReadFile(p)
 			b, _ := os.ReadFile(filepath.Join(lower, rel))
@@ -177,13 +181,23 @@ func (f *fakeExec) Change(ctx context.Context, image digest.Digest, change func(
 			return err
 		}
 		if d.IsDir() {
-			return os.MkdirAll(to, fi.Mode().Perm())
+			if err := os.MkdirAll(to, fi.Mode().Perm()); err != nil {
+				return err
+			}
+		} else {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(to, b, fi.Mode().Perm()); err != nil {
+				return err
+			}
 		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
+		if os.Geteuid() == 0 { // keep --chown's owner for the layer tar
+			st := fi.Sys().(*syscall.Stat_t)
+			return os.Lchown(to, int(st.Uid), int(st.Gid))
 		}
-		return os.WriteFile(to, b, fi.Mode().Perm())
+		return nil
 	})
 	if err != nil || !changed {
 		return RunResult{Empty: !changed}, err
@@ -307,3 +321,7 @@ func (e *env) layerFile(id digest.Digest, path string) (string, bool) {
 	}
 	return "", false
 }
+
+func chtimes(p string, t time.Time) error { return os.Chtimes(p, t, t) }
+
+func chmod(p string, m os.FileMode) error { return os.Chmod(p, m) }

@@ -81,31 +81,31 @@ func isTar(r io.Reader) (bool, io.Reader, error) {
 func ExtractArchive(root, dst string, r io.Reader) (bool, error) {
 	plain, closeFn, err := decompress(r)
 	if err != nil {
-		return false, fmt.Errorf("ADD: %w", err)
+		return false, fmt.Errorf("extract into %s: %w", dst, err)
 	}
 	defer closeFn()
 	ok, stream, err := isTar(plain)
 	if err != nil {
-		return false, fmt.Errorf("ADD: %w", err)
+		return false, fmt.Errorf("extract into %s: %w", dst, err)
 	}
 	if !ok {
 		return false, nil
 	}
 	rt, err := openRoot(root)
 	if err != nil {
-		return false, fmt.Errorf("ADD: %w", err)
+		return false, fmt.Errorf("extract into %s: %w", dst, err)
 	}
 	defer rt.Close()
 	fd, err := rt.mkdirAll(dst, 0o755, os.Geteuid() == 0, 0, 0)
 	if err != nil {
-		return false, fmt.Errorf("ADD: %w", err)
+		return false, fmt.Errorf("extract into %s: %w", dst, err)
 	}
 	defer unix.Close(fd)
 	// Extract opens the directory by this name: the magic link leads to the
 	// directory just resolved inside root, so a symlink at dst cannot lead
 	// it out.
 	if _, err := storage.Extract(stream, fmt.Sprintf("/proc/self/fd/%d", fd)); err != nil {
-		return false, fmt.Errorf("ADD: extract into %s: %w", dst, err)
+		return false, fmt.Errorf("extract into %s: %w", dst, err)
 	}
 	return true, nil
 }
@@ -113,7 +113,8 @@ func ExtractArchive(root, dst string, r io.Reader) (bool, error) {
 // FromTar makes the context of `build -`: stdin is a tar (plain or
 // compressed), unpacked into tmp (an empty directory the caller removes),
 // or else a lone Dockerfile, written to tmp/Dockerfile with nothing else in
-// the context. The context's Dockerfile is "Dockerfile" inside it; set
+// the context. As with Docker, a .dockerignore inside the tar hides nothing:
+// the CLI applies .dockerignore only when it makes the tar of a directory. The context's Dockerfile is "Dockerfile" inside it; set
 // Dockerfile for another name (-f) before ReadDockerfile.
 func FromTar(r io.Reader, tmp string) (*Context, error) {
 	abs, err := filepath.Abs(tmp)
@@ -146,9 +147,7 @@ func FromTar(r io.Reader, tmp string) (*Context, error) {
 			return nil, fmt.Errorf("build context from stdin: write the Dockerfile: %w", err)
 		}
 	}
-	c := &Context{Dir: abs, Dockerfile: "Dockerfile"}
-	if err := c.readIgnore(); err != nil {
-		return nil, err
-	}
-	return c, nil
+	// No .dockerignore applies: the docker CLI reads it for a directory
+	// context only, and sends a tar from stdin as it is.
+	return &Context{Dir: abs, Dockerfile: "Dockerfile"}, nil
 }

@@ -17,7 +17,8 @@ import (
 )
 
 // Context is a build context: the directory COPY and ADD read from, with
-// the .dockerignore patterns that hide parts of it.
+// the .dockerignore patterns that hide parts of it. A Context is not safe
+// for concurrent use (the pattern matcher caches as it goes).
 type Context struct {
 	// Dir is the context's directory (absolute).
 	Dir string
@@ -120,6 +121,18 @@ func (c *Context) SetIgnore(patterns []string) error {
 	pm, err := patternmatcher.New(patterns)
 	if err != nil {
 		return fmt.Errorf("parse .dockerignore: %w", err)
+	}
+	// patternmatcher compiles a pattern when it first matches with it; try
+	// each one now, so that a bad pattern fails here and not halfway
+	// through a COPY.
+	for _, p := range patterns {
+		one, err := patternmatcher.New([]string{strings.TrimPrefix(p, "!")})
+		if err == nil {
+			_, err = one.Matches("x")
+		}
+		if err != nil {
+			return fmt.Errorf("parse .dockerignore: pattern %q: %w", p, err)
+		}
 	}
 	c.Ignore, c.pm = patterns, pm
 	return nil
@@ -329,10 +342,10 @@ func (c *Context) SourcesFor(kind string, patterns []string) ([]Source, error) {
 	defer r.Close()
 	var out []Source
 	for _, pat := range patterns {
-		p := strings.TrimPrefix(filepath.ToSlash(pat), "/")
+		p := strings.TrimLeft(filepath.ToSlash(pat), "/")
 		p = strings.TrimPrefix(p, "./")
-		clean := path.Clean(p)
-		if p == "" {
+		clean := strings.TrimLeft(path.Clean(p), "/") // "./" + "/x" is still /x
+		if clean == "" {
 			clean = "."
 		}
 		if clean == ".." || strings.HasPrefix(clean, "../") {

@@ -127,6 +127,15 @@ func TestDockerignore(t *testing.T) {
 	var seen []string
 	require.NoError(t, walk("", srcs[0], func(e *entry) error { seen = append(seen, e.rel); return nil }))
 	assert.Equal(t, []string{".", ".dockerignore", "Dockerfile", "app.go", "build/out", "deep", "deep/er", "deep/er/c.txt", "keep.log"}, seen)
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte("ok\n!x[\n"), 0o644))
+	_, err = Open(dir, "")
+	require.Error(t, err)
+	assert.True(t, strings.HasPrefix(err.Error(), "parse .dockerignore: "), err.Error())
+	assert.Contains(t, err.Error(), "syntax error in pattern")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte("0*[00\n"), 0o644))
+	_, err = Open(dir, "")
+	assert.EqualError(t, err, `parse .dockerignore: pattern "0*[00": syntax error in pattern`, "found by FuzzIgnore: only matching compiles this one")
 }
 
 func TestSources(t *testing.T) {
@@ -269,7 +278,9 @@ func TestFromTar(t *testing.T) {
 			assert.FileExists(t, filepath.Join(tmp, "app/main"))
 			ex, err := c.Excluded("app/main")
 			require.NoError(t, err)
-			assert.True(t, ex, ".dockerignore inside the tar applies")
+			assert.False(t, ex, "the tar is the context as sent: its .dockerignore hides nothing")
+			_, err = c.Sources([]string{"app/main"})
+			require.NoError(t, err)
 			c.Dockerfile = "missing"
 			_, err = c.ReadDockerfile()
 			assert.EqualError(t, err, "Cannot locate specified Dockerfile: missing")

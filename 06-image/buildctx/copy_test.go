@@ -289,6 +289,13 @@ func TestCopyInto(t *testing.T) {
 		}
 	})
 
+	t.Run("a symlink loop at dst", func(t *testing.T) {
+		root := t.TempDir()
+		files(t, root, map[string]string{"l1": "->l2", "l2": "->l1"})
+		err := CopyInto(root, "/l1/", srcs("a.txt"), CopyOptions{})
+		assert.ErrorIs(t, err, unix.ELOOP)
+	})
+
 	t.Run("several sources need a directory", func(t *testing.T) {
 		err := CopyInto(t.TempDir(), "/x", srcs("a.txt", "b.txt"), CopyOptions{})
 		assert.EqualError(t, err, "When using COPY with more than one source file, the destination must be a directory and end with a /")
@@ -363,6 +370,26 @@ func TestExtractArchive(t *testing.T) {
 			assert.Equal(t, []string{root}, testkit.Tree(t, root), "nothing written")
 		})
 	}
+	t.Run("a source opened inside the context", func(t *testing.T) {
+		ctx := t.TempDir()
+		outside := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(outside, "host.tar"), []byte(makeTar(t, "", tree)), 0o644))
+		files(t, ctx, map[string]string{"Dockerfile": "FROM x\n", "soft.tar": makeTar(t, "gzip", tree), "evil.tar": "->" + filepath.Join(outside, "host.tar")})
+		c, err := Open(ctx, "")
+		require.NoError(t, err)
+		s, err := c.Sources([]string{"soft.tar"})
+		require.NoError(t, err)
+		f, err := s[0].Open("")
+		require.NoError(t, err)
+		defer f.Close()
+		ok, err := ExtractArchive(t.TempDir(), "/", f)
+		require.NoError(t, err)
+		assert.True(t, ok)
+		_, err = c.Sources([]string{"evil.tar"})
+		require.Error(t, err)
+		_, err = (Source{Rel: "evil.tar"}).Open(ctx)
+		assert.ErrorIs(t, err, fs.ErrNotExist, "resolved inside the context, where it leads nowhere")
+	})
 	t.Run("corrupt gzip", func(t *testing.T) {
 		data := []byte(makeTar(t, "gzip", tree))
 		data[len(data)-5] ^= 0xff // the trailer's CRC

@@ -21,6 +21,8 @@
 // the image (names, types, modes, owners, link targets, contents), never
 // the times, so a fresh checkout of the same files still hits the cache.
 //
-// Sources parses user input (patterns), so it is fuzzed (FuzzSources), as
-// are the ignore patterns.
+// Sources and the ignore file parse user input, so both are fuzzed:
+// FuzzSources (no pattern names anything outside the context, whatever its
+// symlinks) and FuzzIgnore (any .dockerignore: the Dockerfile stays, and
+// nothing excluded is walked).
 package buildctx

@@ -160,3 +160,24 @@ func (w *walker) dir(fd int, rel, real string) error {
 	}
 	return nil
 }
+
+// Open opens a file source for reading, resolved inside dir ("" = the
+// context Sources found it in) as COPY resolves it: a symlink is followed,
+// never out of dir. ADD uses it to read a local archive; opening the
+// context path by name instead would follow `evil.tar -> /root/x.tar` out
+// of the context.
+func (s Source) Open(dir string) (*os.File, error) {
+	if dir == "" && s.ctx != nil {
+		dir = s.ctx.Dir
+	}
+	r, err := openRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	fd, err := r.open(s.Rel, unix.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), s.Rel), nil
+}

@@ -221,13 +221,17 @@ func (p *Puller) layers(ctx context.Context, repo string, layers []images.LayerB
 			done[i] <- nil
 			continue
 		}
-		status := "Pulling fs layer"
-		if queued >= parallel {
-			status = "Waiting"
-		}
-		queued++
 		need[i] = true
-		bars[i] = pr.Bar(short(l.Digest), status, l.Size)
+		bars[i] = pr.Bar(short(l.Digest), "Pulling fs layer", l.Size)
+	}
+	// Beyond the first parallel downloads, a layer waits for a slot.
+	for i := range layers {
+		if need[i] {
+			if queued >= parallel {
+				bars[i].Status("Waiting")
+			}
+			queued++
+		}
 	}
 	// The downloads: a feeder starts them in layer order, parallel at a time.
 	sem := make(chan struct{}, parallel)

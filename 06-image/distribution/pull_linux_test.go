@@ -144,6 +144,31 @@ func TestPullOutput(t *testing.T) {
 		"Status: Downloaded newer image for "+rg.host+"/busybox:latest\n", out.String())
 }
 
+// TestPullTTY: the bar form (mpb) draws and finishes, in a pull and a push.
+func TestPullTTY(t *testing.T) {
+	rg := newReg(t)
+	img := imageOf(t, "amd64", "x", layerOf(t, 20000, 23, compression.GZip), layerOf(t, 100, 24, compression.GZip))
+	write(t, rg.host+"/app:v1", img)
+	s := newStore(t)
+	var out bytes.Buffer
+	p := puller(s, &out, "amd64")
+	p.TTY = true
+	_, err := p.Pull(context.Background(), rg.host+"/app:v1")
+	require.NoError(t, err)
+	for _, d := range layerDigests(t, img) {
+		assert.Contains(t, out.String(), digest.Digest(d).Encoded()[:12]+": Pull complete")
+	}
+	assert.Contains(t, out.String(), "Status: Downloaded newer image for "+rg.host+"/app:v1\n")
+
+	require.NoError(t, s.Tag(rg.host+"/app:v1", rg.host+"/copy:v1"))
+	out.Reset()
+	ps := pusher(p, &out)
+	ps.TTY = true
+	_, err = ps.Push(context.Background(), rg.host+"/copy:v1")
+	require.NoError(t, err)
+	assert.Contains(t, out.String(), ": Mounted from app")
+}
+
 func TestPullByDigest(t *testing.T) {
 	rg := newReg(t)
 	img := imageOf(t, "amd64", "x", layerOf(t, 100, 21, compression.GZip))
@@ -276,4 +301,27 @@ func TestEnsureImage(t *testing.T) {
 
 	_, err = puller(s, nil, "amd64").EnsureImage(ctx, ref, "sometimes")
 	assert.EqualError(t, err, `invalid pull option: 'sometimes': must be one of "always", "missing" or "never"`)
+}
+
+// TestPullWaiting: of five new layers, three download at once and two
+// wait, each with Docker's lines.
+func TestPullWaiting(t *testing.T) {
+	rg := newReg(t)
+	var ls []v1.Layer
+	for i := range 5 {
+		ls = append(ls, layerOf(t, 200, int64(60+i), compression.GZip))
+	}
+	img := imageOf(t, "amd64", "x", ls...)
+	write(t, rg.host+"/five:v1", img)
+	var out bytes.Buffer
+	got, err := puller(newStore(t), &out, "amd64").Pull(context.Background(), rg.host+"/five:v1")
+	require.NoError(t, err)
+	assert.Len(t, got.DiffIDs, 5)
+	for i, d := range layerDigests(t, img) {
+		want := []string{"Pulling fs layer", "Verifying Checksum", "Download complete", "Pull complete"}
+		if i >= parallel {
+			want = append([]string{"Pulling fs layer", "Waiting"}, want[1:]...)
+		}
+		assert.Equal(t, want, linesOf(out.String(), digest.Digest(d).Encoded()[:12]), "layer %d", i)
+	}
 }

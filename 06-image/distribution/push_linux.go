@@ -84,6 +84,11 @@ func (p *Pusher) Push(ctx context.Context, ref string) (digest.Digest, error) {
 			if lb, err = p.gzipped(lb); err != nil {
 				return "", fmt.Errorf("push %s: %w", n.familiar(), err)
 			}
+			// The gzip media type of the manifest's kind: schema2 stays schema2.
+			lb.MediaType = imagespec.MediaTypeImageLayerGzip
+			if mdesc.MediaType == registry.MediaTypeDockerManifest {
+				lb.MediaType = mediaTypeDockerLayer
+			}
 			m.Layers[i] = imagespec.Descriptor{MediaType: lb.MediaType, Digest: lb.Digest, Size: lb.Size}
 			changed = true
 		}
@@ -91,9 +96,11 @@ func (p *Pusher) Push(ctx context.Context, ref string) (digest.Digest, error) {
 	}
 	mediaType := mdesc.MediaType
 	if changed {
-		// A new manifest, OCI's, naming the gzip blobs (the stored one
-		// stays: it is the image's as made).
-		m.MediaType = imagespec.MediaTypeImageManifest
+		// A new manifest of the same kind (OCI unless it was schema2)
+		// naming the gzip blobs; the stored one stays, the image's as made.
+		if mdesc.MediaType != registry.MediaTypeDockerManifest {
+			m.MediaType = imagespec.MediaTypeImageManifest
+		}
 		m.SchemaVersion = 2
 		if m.Config.MediaType == "" {
 			m.Config.MediaType = imagespec.MediaTypeImageConfig

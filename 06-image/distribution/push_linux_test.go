@@ -4,12 +4,14 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/compression"
+	digest "github.com/opencontainers/go-digest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -136,4 +138,38 @@ func TestPushErrors(t *testing.T) {
 	assert.EqualError(t, err, "An image does not exist locally with the tag: "+rg.host+"/none")
 	_, err = pusher(puller(s, nil, ""), &bytes.Buffer{}).Push(context.Background(), rg.host+"/x@sha256:"+strings.Repeat("0", 64))
 	assert.ErrorContains(t, err, "cannot push a digest reference")
+}
+
+// TestPushSchema2 pushes an image whose stored manifest is Docker's
+// schema 2 with plain tar layers (as a legacy `load` gives): the pushed
+// manifest stays schema 2, with Docker's gzip layer type.
+func TestPushSchema2(t *testing.T) {
+	rg := newReg(t)
+	s := newStore(t)
+	imp, err := s.Import(bytes.NewReader(tarOf(t, "a.txt", "a\n")), "", nil, "")
+	require.NoError(t, err)
+	ls, err := s.ImageLayers(imp.ID.String())
+	require.NoError(t, err)
+	c := imp.Config
+	c.Config.Env = []string{"LEGACY=1"} // another image on the same layer
+	cfg, err := json.Marshal(c)
+	require.NoError(t, err)
+	m, err := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     registry.MediaTypeDockerManifest,
+		"config":        map[string]any{"mediaType": "application/vnd.docker.container.image.v1+json", "digest": digest.FromBytes(cfg), "size": len(cfg)},
+		"layers":        []any{map[string]any{"mediaType": mediaTypeDockerTar, "digest": ls[0].Digest, "size": ls[0].Size}},
+	})
+	require.NoError(t, err)
+	ref := rg.host + "/legacy:v1"
+	_, err = s.AddImage(cfg, ls, m, "", ref)
+	require.NoError(t, err)
+
+	_, err = pusher(puller(s, nil, ""), &bytes.Buffer{}).Push(context.Background(), ref)
+	require.NoError(t, err)
+	desc, raw, err := registry.New(registry.Options{}).Resolve(context.Background(), rg.host+"/legacy", "v1")
+	require.NoError(t, err)
+	assert.Equal(t, registry.MediaTypeDockerManifest, desc.MediaType)
+	assert.Contains(t, string(raw), `"`+mediaTypeDockerLayer+`"`)
+	assert.NotContains(t, string(raw), "oci")
 }

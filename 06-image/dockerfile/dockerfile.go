@@ -42,7 +42,8 @@ type Stage struct {
 //   - COPY, ADD: the sources and, last, the destination (at least two).
 //   - ENV, LABEL: "key=value" per pair (both syntaxes; Pairs splits them).
 //   - ARG: "name" or "name=default" per word (Pairs splits them).
-//   - EXPOSE, VOLUME: one word per port or path.
+//   - EXPOSE: one word per port, sorted as strings (Docker's parser does).
+//   - VOLUME: one word per path.
 //   - WORKDIR, USER, STOPSIGNAL, MAINTAINER: exactly one, the text.
 //   - HEALTHCHECK: the config's Test: ["NONE"], ["CMD", argv...] (exec form)
 //     or ["CMD-SHELL", text]; Health holds it decoded with the options.

@@ -56,7 +56,7 @@ func TestParseInstructions(t *testing.T) {
 		{"add chown", `ADD --chown=app x.tar.xz /opt`, Step{Kind: "ADD", Args: []string{"x.tar.xz", "/opt"}, Flags: map[string]string{"chown": "app"}}},
 		{"workdir", `WORKDIR /a/b c`, Step{Kind: "WORKDIR", Args: []string{"/a/b c"}}},
 		{"user", `USER app:app`, Step{Kind: "USER", Args: []string{"app:app"}}},
-		{"expose", `EXPOSE 80/tcp 53/udp 8080`, Step{Kind: "EXPOSE", Args: []string{"80/tcp", "53/udp", "8080"}}},
+		{"expose, sorted as Docker does", `EXPOSE 80/tcp 53/udp 8080 $PORT`, Step{Kind: "EXPOSE", Args: []string{"$PORT", "53/udp", "80/tcp", "8080"}}},
 		{"volume list", `VOLUME /data /logs`, Step{Kind: "VOLUME", Args: []string{"/data", "/logs"}}},
 		{"volume json", `VOLUME ["/data"]`, Step{Kind: "VOLUME", Args: []string{"/data"}, JSON: true}},
 		{"stopsignal", `STOPSIGNAL SIGTERM`, Step{Kind: "STOPSIGNAL", Args: []string{"SIGTERM"}}},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -187,6 +188,9 @@ func decode(n *parser.Node) (Step, error) {
 		if len(s.Args) == 0 {
 			return Step{}, errAtLeastOne(kind)
 		}
+		// Docker's parser sorts them (as strings), so its history reads
+		// "EXPOSE 53/udp 80", whatever the order written.
+		sort.Strings(s.Args)
 	case "VOLUME":
 		if len(s.Args) == 0 {
 			return Step{}, errAtLeastOne(kind)

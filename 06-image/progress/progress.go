@@ -63,7 +63,10 @@ func (p *Progress) Bar(id, status string, total int64) *Bar {
 	b := &Bar{p: p, id: id, total: total}
 	b.status.Store(status)
 	if p.tty {
-		b.bar = p.mpb.New(total,
+		// Built with total 0 so that it never completes by itself (mpb
+		// would draw its last frame when the bytes are in, before the
+		// statuses that follow); the total is only for display.
+		b.bar = p.mpb.New(0,
 			mpb.BarStyle().Lbound("[").Filler("=").Tip(">").Padding(" ").Rbound("]"),
 			mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
 				return b.id + ": " + b.status.Load().(string)
@@ -84,6 +87,9 @@ func (p *Progress) Bar(id, status string, total int64) *Bar {
 				return fmt.Sprintf(" %s/%s", size(st.Current), size(st.Total))
 			})),
 		)
+		if total > 0 {
+			b.bar.SetTotal(total, false)
+		}
 		p.barsMu.Lock()
 		p.bars = append(p.bars, b)
 		p.barsMu.Unlock()

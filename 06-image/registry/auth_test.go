@@ -120,3 +120,36 @@ func TestLoginTokenTLS(t *testing.T) {
 	_, _, err = New(Options{CertsDir: certs, Auth: creds(Auth{Username: user, Password: "old"})}).Resolve(ctx, host+"/team/app", "v1")
 	assert.True(t, errors.Is(err, ErrUnauthorized), "%v", err)
 }
+
+// TestDockerHubWiring: docker.io names go to registry-1.docker.io with the
+// credentials of config.json's "https://index.docker.io/v1/" and the
+// token dance. The "Hub" here is a local TLS server that the dialer
+// reaches under Docker Hub's name (no test reaches the real one).
+func TestDockerHubWiring(t *testing.T) {
+	ca := newCA(t)
+	ta := &tokenAuth{next: newGCR()}
+	srv := ca.tlsServer(t, ta)
+	addr := strings.TrimPrefix(srv.URL, "https://")
+	// The realm is on the same (fake) host, reached at port 443.
+	ta.realm = "https://" + HubHost + "/token"
+	var asked []string
+	c := New(Options{CertsDir: ca.certsDir(t, HubHost), Auth: func(key string) (Auth, error) {
+		asked = append(asked, key)
+		return Auth{Username: user, Password: pass}, nil
+	}})
+	c.dial = dialTo(addr)
+	pushImage(t, c, "docker.io/student/app", "latest")
+	desc, _, err := c.Resolve(context.Background(), "docker.io/student/app", "latest")
+	require.NoError(t, err)
+	assert.NotEmpty(t, desc.Digest)
+	assert.Contains(t, asked, HubAuthKey)
+	assert.NotContains(t, asked, "docker.io")
+	ta.mu.Lock()
+	tokenScopes := strings.Join(ta.asked, " ")
+	ta.mu.Unlock()
+	assert.Contains(t, tokenScopes, "repository:student/app:pull")
+
+	// A one-word name is in library/.
+	_, _, err = c.Resolve(context.Background(), "docker.io/busybox", "latest")
+	assert.True(t, IsNotFound(err), "%v", err)
+}
