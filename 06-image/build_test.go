@@ -156,3 +156,27 @@ func TestImagePrune(t *testing.T) {
 	assert.NotEmpty(t, b.ok("images", "-q", "app"))
 	assert.NotEmpty(t, b.ok("images", "-q", "busybox"))
 }
+
+// Multi-stage with --target, --build-arg (also in FROM), --label and -q
+// through the program.
+func TestBuildTargetArgsLabelsQuiet(t *testing.T) {
+	b := newBox(t)
+	ctx := writeContext(t, map[string]string{"Dockerfile": `ARG BASE=busybox
+FROM $BASE AS first
+ARG WHO=nobody
+RUN echo "hi $WHO" > /who
+FROM busybox AS second
+COPY --from=first /who /who
+CMD ["cat", "/who"]
+FROM busybox AS never
+RUN exit 1
+`})
+	out := b.ok("build", "--network", "none", "-q", "--target", "second", "--build-arg", "WHO=you", "--label", "team=red", "-t", "multi", ctx)
+	assert.Regexp(t, `^sha256:[0-9a-f]{64}$`, out, "-q prints the ID only")
+	assert.Equal(t, out, b.ok("images", "-q", "--no-trunc", "multi"))
+	assert.Equal(t, "hi you", b.ok("run", "--rm", "--network", "none", "multi"))
+	assert.Equal(t, "red", b.ok("image", "inspect", "-f", "{{.Config.Labels.team}}", "multi"))
+	r := b.run("build", "--network", "none", "--target", "nope", ctx)
+	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Stderr, "failed to reach build target nope in Dockerfile")
+}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -150,6 +151,9 @@ func (d *demo) startRegistry() (string, error) {
 		return "", err
 	}
 	cmd := exec.Command(registryBinary, "serve", cfg)
+	// The kernel kills the registry when the demo dies (a closed pipe, a
+	// Ctrl-C): it never outlives the demo's directory.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("start docker-registry: %w", err)
 	}

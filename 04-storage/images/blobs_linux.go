@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -198,21 +199,52 @@ func (b *Blobs) remove(d digest.Digest) error {
 }
 
 // cleanTmp removes what dead writers left in the tmp directory: a live
-// writer holds its file's flock, and the kernel drops the lock of a
-// process that ends, however it ends.
+// writer holds its file's (or directory's) flock, and the kernel drops
+// the lock of a process that ends, however it ends. An entry younger than
+// a minute stays whatever its lock: its writer may be between creating it
+// and locking it.
 func (b *Blobs) cleanTmp() {
 	ents, _ := os.ReadDir(b.tmp)
 	for _, e := range ents {
 		p := filepath.Join(b.tmp, e.Name())
+		fi, err := os.Lstat(p)
+		if err != nil || time.Since(fi.ModTime()) < time.Minute {
+			continue
+		}
 		f, err := os.Open(p)
 		if err != nil {
 			continue
 		}
 		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
-			_ = os.Remove(p)
+			_ = os.RemoveAll(p)
 		}
 		f.Close()
 	}
+}
+
+// TempDir makes a private directory under DATA/images/tmp (on the same
+// file system as the blobs, so a file made there can be renamed into the
+// store), flock(2)ed until release, which also removes it. A process that
+// dies leaves it to the next New.
+func (s *Store) TempDir(prefix string) (string, func(), error) {
+	if err := os.MkdirAll(s.blobs.tmp, 0o700); err != nil {
+		return "", nil, fmt.Errorf("image store: %w", err)
+	}
+	dir, err := os.MkdirTemp(s.blobs.tmp, prefix)
+	if err != nil {
+		return "", nil, fmt.Errorf("image store: %w", err)
+	}
+	f, err := os.Open(dir)
+	if err == nil {
+		if err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("image store: lock %s: %w", dir, err)
+	}
+	return dir, func() { os.RemoveAll(dir); f.Close() }, nil
 }
 
 // Blobs returns the content store under DATA/images/blobs.

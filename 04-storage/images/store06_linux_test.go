@@ -408,9 +408,25 @@ func TestBlobsWrite(t *testing.T) {
 	assert.Equal(t, int64(len(content)), n)
 	assertNoTmp(t, s)
 
-	// A dead writer's temporary file goes when the store opens next.
-	require.NoError(t, os.WriteFile(filepath.Join(s.Root, "tmp", "blob-dead"), []byte("x"), 0o600))
+	// A dead writer's temporary file goes when the store opens next; a
+	// live TempDir (locked), or one just made, stays.
+	dead := filepath.Join(s.Root, "tmp", "blob-dead")
+	require.NoError(t, os.WriteFile(dead, []byte("x"), 0o600))
+	old := time.Now().Add(-2 * time.Minute)
+	require.NoError(t, os.Chtimes(dead, old, old))
+	young := filepath.Join(s.Root, "tmp", "blob-young")
+	require.NoError(t, os.WriteFile(young, []byte("x"), 0o600))
+	live, release, err := s.TempDir("load-")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(live, "f"), []byte("x"), 0o600))
+	require.NoError(t, os.Chtimes(live, old, old))
 	_, err = New(s.Root, s.Layers)
 	require.NoError(t, err)
+	assert.NoFileExists(t, dead)
+	assert.FileExists(t, young)
+	assert.FileExists(t, filepath.Join(live, "f"))
+	release()
+	assert.NoDirExists(t, live)
+	require.NoError(t, os.Remove(young))
 	assertNoTmp(t, s)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"minibox/04-storage/images"
+	"minibox/06-image/image"
 )
 
 func TestParsePullPolicy(t *testing.T) {
@@ -375,4 +376,66 @@ func TestPrintImages(t *testing.T) {
 	err := printImages(&b, list, false, false, true, "{{.Nope", now)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "template parsing error")
+}
+
+func TestParseTemplate(t *testing.T) {
+	for _, tc := range []struct {
+		in, header string
+		table      bool
+		err        string
+	}{
+		{"table {{.Repository}}\\t{{.ID}}", "REPOSITORY\tIMAGE ID", true, ""},
+		{"{{.Repository}}:{{.Tag}}", "REPOSITORY:TAG", false, ""},
+		{"table {{.CreatedSince}} {{.Other}}", "CREATED OTHER", true, ""},
+		{"{{.Repository", "", false, "template parsing error"},
+		{"{{nofunc .X}}", "", false, "template parsing error"},
+	} {
+		_, table, header, err := parseTemplate(tc.in, imageHeaders)
+		if tc.err != "" {
+			require.Error(t, err, tc.in)
+			assert.Contains(t, err.Error(), tc.err)
+			continue
+		}
+		require.NoError(t, err, tc.in)
+		assert.Equal(t, tc.table, table, tc.in)
+		assert.Equal(t, tc.header, header, tc.in)
+	}
+}
+
+func FuzzParseTemplate(f *testing.F) {
+	for _, s := range []string{"table {{.ID}}", "{{.Repository}}:{{.Tag}}", "{{", "{{json .}}", `{{.ID}}\t\n`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tmpl, _, _, err := parseTemplate(s, imageHeaders)
+		if err != nil {
+			return
+		}
+		// A template that parses runs on a row or fails with an error.
+		var b bytes.Buffer
+		_ = tmpl.Execute(&b, imageRow{Repository: "r", Tag: "t", ID: "i"})
+	})
+}
+
+// history's table: newest first as given, CREATED BY cut at 45 with "…"
+// (its spaces kept), -H=false gives bytes and RFC 3339 dates.
+func TestPrintHistory(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	lines := []image.HistoryLine{
+		{ID: "sha256:" + strings.Repeat("ab", 32), Created: now.Add(-time.Minute), CreatedBy: `/bin/sh -c #(nop)  CMD ["cat" "/greeting" "/file.txt"]`, Size: 0},
+		{ID: "<missing>", Created: now.Add(-time.Hour), CreatedBy: "/bin/sh -c echo\tx", Size: 1500, Comment: "c"},
+	}
+	var b bytes.Buffer
+	require.NoError(t, printHistory(&b, lines, false, true, true, "", now))
+	out := strings.Split(strings.TrimSpace(b.String()), "\n")
+	require.Len(t, out, 3)
+	assert.Regexp(t, `^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT$`, out[0])
+	assert.Contains(t, out[1], `abababababab   About a minute ago   /bin/sh -c #(nop)  CMD ["cat" "/greeting" "/…   0B`)
+	assert.Regexp(t, `^<missing>\s+About an hour ago\s+/bin/sh -c echo x\s+1.5kB\s+c$`, out[2])
+	b.Reset()
+	require.NoError(t, printHistory(&b, lines, false, false, false, "{{.ID}} {{.Size}} {{.CreatedSince}}", now))
+	assert.Equal(t, "sha256:"+strings.Repeat("ab", 32)+" 0 2026-01-02T03:03:05Z\n<missing> 1500 2026-01-02T02:04:05Z\n", b.String())
+	b.Reset()
+	require.NoError(t, printHistory(&b, lines, true, true, true, "", now))
+	assert.Equal(t, "abababababab\n<missing>\n", b.String())
 }

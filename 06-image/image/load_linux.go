@@ -175,11 +175,11 @@ func Load(s *images.Store, r io.Reader, out io.Writer) ([]string, error) {
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	defer plain.Close()
-	tmp, err := os.MkdirTemp(filepath.Join(s.Root, "tmp"), "load-")
+	tmp, release, err := s.TempDir("load-")
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
-	defer os.RemoveAll(tmp)
+	defer release()
 	a, err := spool(plain, tmp)
 	if err != nil {
 		return nil, err
@@ -434,7 +434,7 @@ func store(s *images.Store, a *archive, todo []*toLoad, out io.Writer) (loaded [
 				fmt.Fprintf(out, "The image %s already exists, renaming the old one with ID %s to empty string\n", tag, old.ID)
 			}
 		}
-		_, existed := s.Resolve(id.String())
+		_, notHere := s.Resolve(id.String())
 		img, err := s.AddImage(rd.t.config, rd.layers, rd.t.manifest, "", rd.t.tags...)
 		if err != nil && rd.t.manifest != nil {
 			img, err = s.AddImage(rd.t.config, rd.layers, nil, "", rd.t.tags...) // a manifest that does not fit: make one
@@ -442,7 +442,7 @@ func store(s *images.Store, a *archive, todo []*toLoad, out io.Writer) (loaded [
 		if err != nil {
 			return nil, fmt.Errorf("load: %w", err)
 		}
-		if existed != nil {
+		if notHere != nil {
 			newImages = append(newImages, img.ID)
 		}
 		if len(rd.t.tags) == 0 {
