@@ -1,13 +1,16 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -202,6 +205,68 @@ func TestInteropSaveDockerLoad(t *testing.T) {
 	r = d.CLI(t, "run", "--rm", "--network", "none", "mbsaved:1")
 	require.Equal(t, 0, r.Code, "docker run: %s", r.Stderr)
 	assert.Equal(t, "saved\n", r.Stdout)
+
+	// Gzip layers (as pulled or loaded ones are kept) under blobs/sha256,
+	// named by manifest.json: Docker 20.10's loader takes them too.
+	oci := filepath.Join(t.TempDir(), "oci.tar")
+	tarDir(t, writeOCI(t, "gzipped"), oci)
+	out := b.ok("load", "-i", oci)
+	id := strings.TrimPrefix(out, "Loaded image ID: ")
+	require.NotEqual(t, out, id, out)
+	b.ok("tag", id, "mbgz:1")
+	file = filepath.Join(t.TempDir(), "gz.tar")
+	b.ok("save", "-o", file, "mbgz:1")
+	assert.True(t, archiveHasGzipLayer(t, file), "the saved archive's layers are gzip")
+	r = d.CLI(t, "load", "-i", file)
+	require.Equal(t, 0, r.Code, "docker load: %s %s", r.Stdout, r.Stderr)
+	t.Cleanup(func() { d.CLI(t, "rmi", "-f", "mbgz:1") })
+	r = d.CLI(t, "run", "--rm", "--network", "none", "mbgz:1")
+	require.Equal(t, 0, r.Code, "docker run: %s", r.Stderr)
+	assert.Equal(t, "gzipped\n", r.Stdout)
+}
+
+// tarDir writes dir's files as a tar archive to file.
+func tarDir(t *testing.T, dir, file string) {
+	t.Helper()
+	r := testkit.RunCommand(t, exec.Command("tar", "-C", dir, "-cf", file, "."))
+	require.Equal(t, 0, r.Code, r.Stderr)
+}
+
+// archiveHasGzipLayer: a layer named by the archive's manifest.json starts
+// with gzip's magic.
+func archiveHasGzipLayer(t *testing.T, file string) bool {
+	t.Helper()
+	f, err := os.Open(file)
+	require.NoError(t, err)
+	defer f.Close()
+	entries := map[string][]byte{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		head := make([]byte, 2)
+		n, _ := io.ReadFull(tr, head)
+		if h.Name == "manifest.json" {
+			rest, err := io.ReadAll(tr)
+			require.NoError(t, err)
+			head = append(head[:n], rest...)
+			n = len(head)
+		}
+		entries[h.Name] = head[:n]
+	}
+	var man []struct{ Layers []string }
+	require.NoError(t, json.Unmarshal(entries["manifest.json"], &man))
+	require.Len(t, man, 1)
+	for _, l := range man[0].Layers {
+		require.Contains(t, entries, l)
+		if bytes.HasPrefix(entries[l], []byte{0x1f, 0x8b}) {
+			return true
+		}
+	}
+	return false
 }
 
 // docker save (20.10's legacy format) → minibox load → run.
