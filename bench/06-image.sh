@@ -86,10 +86,15 @@ mb_build_cold_after() { echo "$mb image prune -f"; }
 # emptied. The tag is made here, once the registry's address is known.
 mb_push_cmd() {
   $mb tag bench-big "$registry/bench/mb:1" >/dev/null
-  echo "$mb push $registry/bench/mb:1"
+  echo "$mb push -q $registry/bench/mb:1"
 }
 # mb_pull_cmd: `$mb pull $registry/bench/big:1`; mb_pull_after removes the image again.
-mb_pull_cmd() { echo "$mb pull $registry/bench/big:1"; }
+# bench-big (and its pushed tag) hold the same layer: they are removed
+# first, so that every pull downloads it.
+mb_pull_cmd() {
+  $mb rmi bench-big "$registry/bench/mb:1" >/dev/null
+  echo "$mb pull -q $registry/bench/big:1"
+}
 mb_pull_after() { echo "$mb rmi $registry/bench/big:1"; }
 # mb_cleanup (in the EXIT trap, errors ignored): minibox's containers.
 mb_cleanup() {
