@@ -15,8 +15,8 @@
 #     to an OCI layout. The registry's storage is emptied after each push
 #     (untimed), so every push uploads the layer. Goal: ours ≤ 1.2× skopeo's.
 #
-# The minibox sides are the mb_* functions below, marked TODO: until they
-# are filled in, each comparison times the reference alone and says so.
+# The minibox sides are the mb_* functions below (the program built from
+# the tree, ./06-image, its data and exec roots in the temporary directory).
 #
 # dockerd runs with the flags testkit.Dockerd uses (no bridge, no firewall
 # rules, no ip_forward, vfs, cgroupfs under /minibox/bench-docker), its
@@ -56,26 +56,52 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 130" INT TERM # so that cleanup runs on these too
 
-# ---- the minibox sides (TODO: the lead fills these in after the merge) ----
+# ---- the minibox sides ----
 # Each mb_*_cmd prints a command line for bench/compare (split on spaces,
 # no shell), or nothing while it is a TODO; mb_*_after prints the untimed
 # command run after each timed one (or nothing).
-mb=  # e.g. "$tmp/minibox --data-root $tmp/mb --exec-root $tmp/mx"
+mb="$tmp/minibox --data-root $tmp/mb --exec-root $tmp/mx"
 # mb_prepare: build the program into $tmp, import $tmp/busybox.tar as
 # bench-busybox and the 32 MiB image ($tmp/oci, tag big) as bench-big.
-mb_prepare() { :; } # TODO(lead)
+mb_prepare() {
+  CGO_ENABLED=0 go build -o "$tmp/minibox" ./06-image
+  $mb import "$tmp/busybox.tar" bench-busybox >/dev/null
+  # An OCI layout's bare ref.name ("big") is no image name: load leaves the
+  # image untagged and prints its ID, which is tagged here.
+  local id
+  id=$(tar -C "$tmp/oci" -cf - . | $mb load | sed -n 's/^Loaded image ID: //p')
+  [ -n "$id" ] || { echo "$me: minibox load of $tmp/oci printed no image ID" >&2; exit 1; }
+  $mb tag "$id" bench-big
+  # The cache, warm (as docker's below).
+  $mb build -q --network none -t bench-built "$tmp/ctx" >/dev/null
+}
+# The builds run with --network none: the test dockerd has no bridge
+# either (--bridge=none), so neither side sets up a network for RUN.
 # mb_build_cached_cmd: `$mb build -q -t bench-built $tmp/ctx` (the cache warm).
-mb_build_cached_cmd() { :; } # TODO(lead)
+mb_build_cached_cmd() { echo "$mb build -q --network none -t bench-built $tmp/ctx"; }
 # mb_build_cold_cmd: `$mb build -q --no-cache -t bench-built $tmp/ctx`.
-mb_build_cold_cmd() { :; } # TODO(lead)
-mb_build_cold_after() { :; } # TODO(lead): e.g. `$mb image prune -f`
-# mb_push_cmd: `$mb push $registry/bench/mb:1`; after each, the registry is emptied.
-mb_push_cmd() { :; } # TODO(lead)
+mb_build_cold_cmd() { echo "$mb build -q --network none --no-cache -t bench-built $tmp/ctx"; }
+mb_build_cold_after() { echo "$mb image prune -f"; }
+# mb_push_cmd: `$mb push $registry/bench/mb:1`; after each, the registry is
+# emptied. The tag is made here, once the registry's address is known.
+mb_push_cmd() {
+  $mb tag bench-big "$registry/bench/mb:1" >/dev/null
+  echo "$mb push -q $registry/bench/mb:1"
+}
 # mb_pull_cmd: `$mb pull $registry/bench/big:1`; mb_pull_after removes the image again.
-mb_pull_cmd() { :; } # TODO(lead)
-mb_pull_after() { :; } # TODO(lead): e.g. `$mb rmi $registry/bench/big:1`
+# bench-big (and its pushed tag) hold the same layer: they are removed
+# first, so that every pull downloads it.
+mb_pull_cmd() {
+  $mb rmi bench-big "$registry/bench/mb:1" >/dev/null
+  echo "$mb pull -q $registry/bench/big:1"
+}
+mb_pull_after() { echo "$mb rmi $registry/bench/big:1"; }
 # mb_cleanup (in the EXIT trap, errors ignored): minibox's containers.
-mb_cleanup() { :; } # TODO(lead)
+mb_cleanup() {
+  [ -x "$tmp/minibox" ] || return 0
+  local id
+  for id in $($mb ps -aq --no-trunc 2>/dev/null); do $mb rm -f "$id" >/dev/null 2>&1; done
+}
 
 # side LABEL MB_CMD MB_AFTER: compare's -a arguments for the minibox side,
 # in the array side (the caller's); empty while the side is a TODO.
@@ -186,7 +212,7 @@ stop_registry() {
   kill "$registry_pid" 2>/dev/null
   for i in $(seq 100); do kill -0 "$registry_pid" 2>/dev/null || break; sleep 0.1; done
   kill -0 "$registry_pid" 2>/dev/null && { echo "$me: docker-registry $registry_pid did not stop in 10 s: killed" >&2; kill -9 "$registry_pid"; }
-  wait "$registry_pid" 2>/dev/null
+  wait "$registry_pid" 2>/dev/null || true # its status is SIGTERM's 143: not an error (set -e)
   registry_pid=
 }
 
