@@ -85,6 +85,7 @@ func TestBuildFailingRun(t *testing.T) {
 	r := b.run("build", "--network", "none", "-t", "broken", ctx)
 	assert.Equal(t, 3, r.Code, "Docker's CLI exits with the RUN's status: %s %s", r.Stdout, r.Stderr)
 	assert.Contains(t, r.Stderr, "The command '/bin/sh -c exit 3' returned a non-zero code: 3")
+	assert.NotContains(t, r.Stderr, "minibox: The command", "a build's error is printed bare, as Docker's CLI prints it")
 	assert.Empty(t, b.ok("images", "-q", "broken"))
 	assert.Empty(t, b.ok("ps", "-aq"))
 	noContainers(t, b.data)

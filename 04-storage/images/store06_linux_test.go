@@ -301,6 +301,24 @@ func TestRepoDigests(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"Untagged: localhost:5000/app:v2", "Untagged: localhost:5000/app@" + d.String(), "Deleted: " + b.ID.String()}, lines)
 	assert.ErrorIs(t, s.SetRepoDigest("nothing:here", d), engine.ErrImageNotFound)
+
+	// Untagging the last tag of a repository from an image that keeps
+	// other names drops that repository's digest name too (Docker's two
+	// lines); a tag of another repository keeps its own.
+	c, err := s.AddImage(cfgJSON(t, "c", l), []LayerBlob{l}, nil, "", "localhost:5000/app:v3", "localhost:5000/app:v4", "other:1")
+	require.NoError(t, err)
+	require.NoError(t, s.SetRepoDigest("localhost:5000/app:v3", d))
+	lines, err = s.Remove("localhost:5000/app:v3", false)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Untagged: localhost:5000/app:v3"}, lines, "v4 still names the repository")
+	lines, err = s.Remove("localhost:5000/app:v4", false)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Untagged: localhost:5000/app:v4", "Untagged: localhost:5000/app@" + d.String()}, lines)
+	_, err = s.Resolve("localhost:5000/app@" + d.String())
+	assert.ErrorIs(t, err, engine.ErrImageNotFound)
+	got, err = s.Resolve("other:1")
+	require.NoError(t, err)
+	assert.Equal(t, c.ID, got.ID)
 }
 
 // TestStepChain is a build's result: base (tagged), two untagged steps,

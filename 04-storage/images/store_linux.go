@@ -685,7 +685,7 @@ func (s *Store) remove(ref string, force bool) ([]string, int64, error) {
 	switch {
 	case byName && len(e.refs) > 1:
 		idx.Manifests = untag(idx.Manifests, full)
-		return []string{"Untagged: " + familiar(full)}, 0, s.writeIndex(idx)
+		return s.untagged(e, full, idx, es)
 	case len(users) > 0 && !force:
 		if byName {
 			return nil, 0, fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container %.12s is using its referenced image %s", familiar(full), users[0], short)
@@ -697,7 +697,7 @@ func (s *Store) remove(ref string, force bool) ([]string, int64, error) {
 		// The last name of a parent: it goes, the image stays for its
 		// children (and is an intermediate image now).
 		idx.Manifests = untag(idx.Manifests, full)
-		return []string{"Untagged: " + familiar(full)}, 0, s.writeIndex(idx)
+		return s.untagged(e, full, idx, es)
 	case len(children) > 0:
 		return nil, 0, fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image has dependent child images", short)
 	case !byName && len(e.refs) > 1 && !force:
@@ -805,3 +805,57 @@ func (s *Store) deleteLocked(e *entry, idx *imagespec.Index, es *[]*entry) ([]st
 }
 
 var _ engine.Images = (*Store)(nil)
+
+// untagged finishes an untag of full from e (already taken out of idx):
+// when no other tag of full's repository is left on e, the repository's
+// digest names (repo@sha256:..., from a pull or push) go too, as Docker's
+// do, each with its own "Untagged:" line.
+func (s *Store) untagged(e *entry, full string, idx imagespec.Index, es []*entry) ([]string, int64, error) {
+	r, _ := ParseReference(full)
+	out := []string{"Untagged: " + r.FamiliarString()}
+	for _, o := range e.refs {
+		if or, err := ParseReference(o); err == nil && o != full && or.Repository() == r.Repository() {
+			return out, 0, s.writeIndex(idx)
+		}
+	}
+	prefix := r.Repository() + "@"
+	var dropped []digest.Digest
+	keep := slices.DeleteFunc(slices.Clone(e.repoDigests), func(rd string) bool {
+		if d, ok := strings.CutPrefix(rd, prefix); ok {
+			out = append(out, "Untagged: "+r.Familiar()+"@"+d)
+			dropped = append(dropped, digest.Digest(d))
+			return true
+		}
+		return false
+	})
+	if len(dropped) == 0 {
+		return out, 0, s.writeIndex(idx)
+	}
+	if err := s.writeRepoDigests(e.id, keep); err != nil {
+		return nil, 0, err
+	}
+	if err := s.writeIndex(idx); err != nil {
+		return nil, 0, err
+	}
+	// An index a multi-arch pull stored is named only by its repo digest:
+	// it goes when nothing names it any more.
+	used := map[digest.Digest]bool{}
+	for _, o := range es {
+		used[o.manifest], used[o.id] = true, true
+		for _, rd := range o.repoDigests {
+			if o.id == e.id && strings.HasPrefix(rd, prefix) {
+				continue
+			}
+			_, d, _ := strings.Cut(rd, "@")
+			used[digest.Digest(d)] = true
+		}
+	}
+	for _, d := range dropped {
+		if !used[d] {
+			if err := s.blobs.remove(d); err != nil {
+				return out, 0, err
+			}
+		}
+	}
+	return out, 0, nil
+}

@@ -132,6 +132,7 @@ func (x *CLI) buildCmd() *cobra.Command {
 				if err != nil {
 					return nil, err
 				}
+				pl.Implicit = true
 				return pl.Pull(ctx, ref)
 			}
 			ctx, cancel := interruptible()
@@ -144,7 +145,10 @@ func (x *CLI) buildCmd() *cobra.Command {
 					// daemon's JSONError carries it).
 					code = re.Code
 				}
-				return &cli.ExitStatus{Code: code, Err: err}
+				// Docker's CLI prints a build's error as the builder sent
+				// it, with no program name before it.
+				fmt.Fprintln(errw, err)
+				return &cli.ExitStatus{Code: code}
 			}
 			return nil
 		}),

@@ -89,6 +89,7 @@ func (p *pullExt) Apply(req *engine.CreateRequest) error {
 	if err != nil {
 		return fail(err)
 	}
+	pl.Implicit = true
 	ctx, cancel := interruptible()
 	defer cancel()
 	if _, err := pl.Pull(ctx, ref); err != nil {

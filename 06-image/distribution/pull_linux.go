@@ -29,6 +29,10 @@ type Puller struct {
 	// Platform picks the manifest of an index; zero is this machine's
 	// (linux/GOARCH).
 	Platform imagespec.Platform
+	// Implicit: a pull that `run` or `build` makes for a missing image.
+	// Docker's CLI says "Using default tag: latest" only for `pull` itself;
+	// the others have named the full reference already.
+	Implicit bool
 }
 
 // maxConfig bounds a config blob read into memory (Docker's limit: 8 MiB).
@@ -48,7 +52,7 @@ func (p *Puller) Pull(ctx context.Context, ref string) (*engine.Image, error) {
 	if out == nil {
 		out = io.Discard
 	}
-	if n.defaultTag {
+	if n.defaultTag && !p.Implicit {
 		fmt.Fprintln(out, "Using default tag: latest")
 	}
 	fmt.Fprintf(out, "%s: Pulling from %s\n", n.wire(), n.ref.Path)

@@ -142,6 +142,15 @@ func TestPullOutput(t *testing.T) {
 		id+": Pull complete\n"+
 		"Digest: "+m.String()+"\n"+
 		"Status: Downloaded newer image for "+rg.host+"/busybox:latest\n", out.String())
+
+	// The pull that `run` makes for a missing image has named the tag in
+	// "Unable to find image ...:latest locally" already: no default-tag line.
+	out.Reset()
+	p := puller(newStore(t), &out, "amd64")
+	p.Implicit = true
+	_, err = p.Pull(context.Background(), rg.host+"/busybox")
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(out.String(), "latest: Pulling from busybox\n"), out.String())
 }
 
 // TestPullTTY: the bar form (mpb) draws and finishes, in a pull and a push.
