@@ -630,7 +630,8 @@ func TestHistoryAndInspect(t *testing.T) {
 
 	df, err := DiskUsage(s)
 	require.NoError(t, err)
-	assert.Equal(t, 4, df.Total)
+	assert.Equal(t, 3, df.Total, "the untagged parent is an intermediate image: `images` and TOTAL leave it out")
+	assert.Len(t, df.Images, 4)
 	assert.Equal(t, 0, df.Active)
 	assert.Equal(t, l1.UncompressedSize+l2.UncompressedSize, df.Size)
 	assert.Equal(t, df.Size, df.Reclaimable)
