@@ -68,6 +68,7 @@ var defaultChapters = []string{
 	"03-rootfs/README.md",
 	"04-storage/README.md",
 	"05-network/README.md",
+	"06-image/README.md",
 }
 
 // Command is one `$` line of a block, with what is typed into it and what
