@@ -53,6 +53,15 @@ func TestPushPullRun(t *testing.T) {
 	assert.Equal(t, "built", b.ok("run", "--rm", "--network", "none", name))
 	assert.Contains(t, b.ok("pull", name), "Status: Image is up to date for "+name)
 
+	// build --pull asks the registry although the base is here; without it
+	// a present base is not looked up.
+	from := writeContext(t, map[string]string{"Dockerfile": "FROM " + name + "\nCMD [\"cat\", \"/built\"]\n"})
+	out = b.ok("build", "--pull", "--network", "none", "-t", "child", from)
+	assert.Contains(t, out, "v1: Pulling from team/app")
+	assert.Contains(t, out, "Status: Image is up to date for "+name)
+	assert.NotContains(t, b.ok("build", "--network", "none", "-t", "child", from), "Pulling from")
+	b.ok("rmi", "child")
+
 	// run pulls what is not here.
 	b.ok("rmi", name)
 	r := b.run("run", "--rm", "--network", "none", name)
