@@ -171,8 +171,8 @@ func splitTag(s string) (string, string) {
 	return s, "latest"
 }
 
-// tagCmd is `docker tag SOURCE TARGET`.
-func (c *CLI) tagCmd() *cobra.Command {
+// TagCmd is `docker tag SOURCE TARGET`.
+func (c *CLI) TagCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
 		Short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
@@ -187,11 +187,12 @@ func (c *CLI) tagCmd() *cobra.Command {
 	}
 }
 
-// rmiCmd is `docker rmi`: it prints what it untagged and deleted.
-func (c *CLI) rmiCmd() *cobra.Command {
+// RmiCmd is `docker rmi` (use "rmi"), and `docker image rm` (use "rm"):
+// it prints what it untagged and deleted.
+func (c *CLI) RmiCmd(use string) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "rmi [OPTIONS] IMAGE [IMAGE...]",
+		Use:   use + " [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Remove one or more images",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: c.withEngine(func(cmd *cobra.Command, e *engine.Engine, args []string) error {

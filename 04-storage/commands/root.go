@@ -67,7 +67,7 @@ func New(name, short string, wire NewEngine) *CLI {
 	f.StringVar(&c.Globals.StorageDriver, "storage-driver", envOr("MINIBOX_STORAGE_DRIVER", ""), "the storage driver of new containers: overlay or vfs (default overlay)")
 	c.Add(c.runCmd(), c.createCmd(), c.startCmd(), c.psCmd(), c.logsCmd(), c.stopCmd(), c.killCmd(),
 		c.rmCmd(), c.waitCmd(), c.inspectCmd(), c.restartCmd(), c.renameCmd(), c.attachCmd(), c.topCmd(), c.execCmd(), c.cpCmd(),
-		c.importCmd(), c.imagesCmd(), c.tagCmd(), c.rmiCmd(), c.diffCmd(), c.commitCmd(), c.exportCmd(), c.volumeCmd(),
+		c.importCmd(), c.imagesCmd(), c.TagCmd(), c.RmiCmd("rmi"), c.diffCmd(), c.commitCmd(), c.exportCmd(), c.volumeCmd(),
 		c.containerCmd(), c.systemCmd(), c.infoCmd(), c.versionCmd())
 	c.completeAll(c.Root.Commands())
 	return c

@@ -485,56 +485,12 @@ func (x *CLI) loadCmd() *cobra.Command {
 	return cmd
 }
 
-// tagCmd and rmiCmd are lesson 04's, again for the image group.
-func (x *CLI) tagCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
-		Short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
-		Args:  exactArgs(2),
-		RunE: x.withEngine(func(cmd *cobra.Command, e *engine.Engine, st *images.Store, args []string) error {
-			if err := st.Tag(args[0], args[1]); err != nil {
-				return noSuchImage(err, args[0])
-			}
-			return nil
-		}),
-	}
-}
-
-func (x *CLI) rmiCmd(use string) *cobra.Command {
-	var force bool
-	cmd := &cobra.Command{
-		Use:   use + " [OPTIONS] IMAGE [IMAGE...]",
-		Short: "Remove one or more images",
-		Args:  minArgs(1),
-		RunE: x.withEngine(func(cmd *cobra.Command, e *engine.Engine, st *images.Store, args []string) error {
-			var failed bool
-			for _, ref := range args {
-				lines, err := st.Remove(ref, force)
-				if err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "Error response from daemon: %s\n", err)
-					failed = true
-					continue
-				}
-				for _, l := range lines {
-					fmt.Fprintln(cmd.OutOrStdout(), l)
-				}
-			}
-			if failed {
-				return &cli.ExitStatus{Code: 1}
-			}
-			return nil
-		}),
-	}
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "force removal of the image")
-	return cmd
-}
-
 // imageCmd is the `image` group: Docker's management commands for images.
 func (x *CLI) imageCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "image", Short: "Manage images"}
 	ls := x.imagesCmd()
 	ls.Use, ls.Aliases = "ls [OPTIONS] [REPOSITORY[:TAG]]", []string{"list"}
-	cmd.AddCommand(ls, x.rmiCmd("rm"), x.tagCmd(), x.historyCmd(), x.inspectCmd(), x.saveCmd(), x.loadCmd(),
+	cmd.AddCommand(ls, x.c.RmiCmd("rm"), x.c.TagCmd(), x.historyCmd(), x.inspectCmd(), x.saveCmd(), x.loadCmd(),
 		x.pullCmd(), x.pushCmd(), x.buildCmd(), x.imagePruneCmd())
 	return cmd
 }
