@@ -616,11 +616,23 @@ func TestFiles(t *testing.T) {
 		assert.Equal(t, "override", service(t, p, "s").Image)
 	})
 	t.Run("parent directories", func(t *testing.T) {
+		dir := project(t, map[string]string{"compose.yaml": "services:\n  s: {image: \"${X:-none}\"}\n", "src/deep/.keep": "", ".env": "X=parent\n"})
+		t.Chdir(filepath.Join(dir, "src", "deep"))
+		p, err := Load(context.Background(), Options{})
+		require.NoError(t, err)
+		assert.Equal(t, []string{filepath.Join(dir, "compose.yaml")}, p.Files)
+		// the project directory is the file's, and so is the name
+		assert.Equal(t, dir, p.WorkingDir)
+		assert.Equal(t, "app", p.Name)
+		assert.Equal(t, "parent", service(t, p, "s").Image, "the .env beside the file")
+	})
+	t.Run("parent directories with --project-directory", func(t *testing.T) {
 		dir := project(t, map[string]string{"compose.yaml": a, "src/deep/.keep": ""})
 		p := load(t, filepath.Join(dir, "src", "deep"))
 		assert.Equal(t, []string{filepath.Join(dir, "compose.yaml")}, p.Files)
-		// compose takes the name from the directory it was run in (the
-		// working directory), not the file's: docker compose does the same.
+		// --project-directory names the project and is where relative
+		// paths start, wherever the file was found
+		assert.Equal(t, filepath.Join(dir, "src", "deep"), p.WorkingDir)
 		assert.Equal(t, "deep", p.Name)
 	})
 	t.Run("none", func(t *testing.T) {
