@@ -1,8 +1,3 @@
-// Package loader reads compose files into lesson 07's model: compose-go
-// (the library docker compose itself uses) finds, merges, interpolates and
-// validates the YAML, and this package converts its big project into the
-// small model.Project the rest of the lesson works on. It is the only
-// package of the lesson that imports compose-go.
 package loader
 
 import (
