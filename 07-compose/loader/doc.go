@@ -7,6 +7,8 @@
 //	      ──> check against the compose schema ──> normalise ──> profiles
 //	      ──> model.Project
 //
+// Step by step:
+//
 //   - find: -f, else COMPOSE_FILE, else compose.yaml (or compose.yml,
 //     docker-compose.yml, docker-compose.yaml) in the current directory or
 //     the nearest parent that has one, with compose.override.yaml beside it;
