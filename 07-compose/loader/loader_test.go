@@ -593,6 +593,14 @@ func TestProjectName(t *testing.T) {
 	}
 }
 
+func TestNormalizeName(t *testing.T) {
+	for in, want := range map[string]string{
+		"shop": "shop", "My Shop.v2": "myshopv2", "-_.Web": "web", "a_b-c": "a_b-c", "___": "", "Ünïcode1": "ncode1",
+	} {
+		assert.Equal(t, want, NormalizeName(in), in)
+	}
+}
+
 func TestFiles(t *testing.T) {
 	const a = "services:\n  s: {image: a}\n"
 	t.Run("compose.yaml first of the default names", func(t *testing.T) {
@@ -640,6 +648,7 @@ func TestFiles(t *testing.T) {
 		_, err := Load(context.Background(), Options{WorkingDir: dir})
 		require.Error(t, err)
 		assert.Equal(t, "no configuration file provided: not found", err.Error())
+		assert.True(t, IsNoConfig(err))
 	})
 	t.Run("-f missing", func(t *testing.T) {
 		dir := project(t, nil)
@@ -647,6 +656,7 @@ func TestFiles(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "nope.yaml")
 		assert.ErrorIs(t, err, os.ErrNotExist)
+		assert.False(t, IsNoConfig(err), "a file asked for and missing is an error")
 	})
 	t.Run("COMPOSE_FILE", func(t *testing.T) {
 		dir := project(t, map[string]string{"one.yaml": a, "two.yaml": "services:\n  t: {image: t}\n", "compose.yaml": "services:\n  ignored: {image: x}\n"})
