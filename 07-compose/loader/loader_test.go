@@ -1003,3 +1003,27 @@ func FuzzLoad(f *testing.F) {
 		require.Len(t, q.Services, len(p.Services))
 	})
 }
+
+func TestIncludeAndExtends(t *testing.T) {
+	dir := project(t, map[string]string{
+		"compose.yaml": `include:
+  - db/compose.yaml
+services:
+  web:
+    extends: {file: common.yaml, service: base}
+    image: web:1
+    depends_on: [db]
+`,
+		"common.yaml": "services:\n  base:\n    image: base\n    environment: [A=1]\n    volumes: [./shared:/shared]\n",
+		"db/compose.yaml": "services:\n  db:\n    image: db:1\n    volumes: [./data:/data]\n",
+	})
+	p := load(t, dir)
+	web := service(t, p, "web")
+	assert.Equal(t, "web:1", web.Image)
+	assert.Equal(t, []string{"A=1"}, web.Environment, "extends: takes the base service's fields")
+	assert.Equal(t, filepath.Join(dir, "shared"), web.Volumes[0].Source)
+	db := service(t, p, "db")
+	assert.Equal(t, filepath.Join(dir, "db", "data"), db.Volumes[0].Source, "an included file's paths start at its own directory")
+	_, ok := p.Service("base")
+	assert.False(t, ok, "the extended file's services are not the project's")
+}
