@@ -1014,7 +1014,7 @@ services:
     image: web:1
     depends_on: [db]
 `,
-		"common.yaml": "services:\n  base:\n    image: base\n    environment: [A=1]\n    volumes: [./shared:/shared]\n",
+		"common.yaml":     "services:\n  base:\n    image: base\n    environment: [A=1]\n    volumes: [./shared:/shared]\n",
 		"db/compose.yaml": "services:\n  db:\n    image: db:1\n    volumes: [./data:/data]\n",
 	})
 	p := load(t, dir)
