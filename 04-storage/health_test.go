@@ -159,7 +159,7 @@ func TestHealthcheckFlags(t *testing.T) {
 
 	id := b.ok("create", "--health-cmd", "echo ok", "--health-interval", "50ms", "--health-timeout", "2s",
 		"--health-retries", "4", "--health-start-period", "1h", "--health-start-interval", "2s", "busybox", "sleep", "300")
-	assert.Equal(t, `{"Test":["CMD-SHELL","echo ok"],"Interval":50000000,"Timeout":2000000000,"StartPeriod":3600000000000,"StartInterval":2000000000,"Retries":4}`,
+	assert.JSONEq(t, `{"Test":["CMD-SHELL","echo ok"],"Interval":50000000,"Timeout":2000000000,"StartPeriod":3600000000000,"StartInterval":2000000000,"Retries":4}`,
 		b.ok("inspect", "-f", "{{json .Config.Healthcheck}}", id))
 	assert.Nil(t, b.health(id), "no Health before the first start")
 	assert.Equal(t, "Created", b.psStatus(id))
