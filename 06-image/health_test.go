@@ -75,4 +75,11 @@ CMD ["sleep", "300"]
 	assert.Nil(t, health(child), "no check ran")
 	assert.Regexp(t, `^Up [^(]*$`, b.ok("ps", "--filter", "id="+off, "--format", "{{.Status}}"))
 	b.ok("rm", "-f", id, over, off, child)
+
+	// A build step runs no healthcheck of its base (Docker's builder
+	// neither): this one's check would leave /probed in the step.
+	probing := writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nHEALTHCHECK --interval=10ms CMD [\"touch\", \"/probed\"]\n"})
+	b.ok("build", "--network", "none", "-t", "probing", probing)
+	step := writeContext(t, map[string]string{"Dockerfile": "FROM probing\nRUN sleep 0.5 && test ! -e /probed\n"})
+	b.ok("build", "--network", "none", step)
 }
