@@ -179,3 +179,24 @@ func TestHealthcheckFlags(t *testing.T) {
 	b.waitHealth(id, engine.HealthHealthy)
 	b.ok("rm", "-f", id, none)
 }
+
+// Under runc the check runs through runc's exec the same way: its pid
+// file names the process a timeout kills. One subtest named as the
+// runtime, as TestRuncRunsTheSameBundle's, which a machine without runc
+// skips with -test.skip=/^runc$.
+func TestHealthcheckRunc(t *testing.T) {
+	b := newBox(t)
+	t.Run("runc", func(t *testing.T) {
+		ok := b.ok("run", "-d", "--runtime", "runc", "--hostname", "rc", "--health-cmd", "hostname",
+			"--health-interval", "50ms", "busybox", "sleep", "300")
+		h := b.waitHealth(ok, engine.HealthHealthy)
+		assert.Equal(t, "rc\n", h.Log[0].Output)
+		slow := b.ok("run", "-d", "--runtime", "runc", "--health-cmd", "echo slow; exec sleep 31",
+			"--health-timeout", "200ms", "--health-interval", "50ms", "--health-retries", "1", "busybox", "sleep", "300")
+		h = b.waitHealth(slow, engine.HealthUnhealthy)
+		assert.Equal(t, -1, h.Log[0].ExitCode)
+		assert.Equal(t, "Health check exceeded timeout (200ms): slow\n", h.Log[0].Output)
+		waitFor(t, "the check's sleep gone", func() bool { return !strings.Contains(b.ok("top", slow), "sleep 31") })
+		b.ok("rm", "-f", ok, slow)
+	})
+}
