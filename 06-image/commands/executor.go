@@ -59,6 +59,9 @@ func (x *Executor) Run(ctx context.Context, r build.RunRequest) (res build.RunRe
 			Image: r.Image.String(), Cmd: r.Cmd, Env: r.Env, WorkingDir: r.WorkingDir, User: r.User,
 			Entrypoint: []string{""}, AttachStdout: true, AttachStderr: true,
 			Labels: map[string]string{},
+			// A step runs no HEALTHCHECK of its base (Docker's builder
+			// sets the same, withoutHealthcheck).
+			Healthcheck: &engine.HealthConfig{Test: []string{"NONE"}},
 		},
 		HostConfig: engine.HostConfig{NetworkMode: network},
 		Spec:       lesson04.SpecFromImage,
