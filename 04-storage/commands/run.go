@@ -340,6 +340,11 @@ func (c *CLI) create(cmd *cobra.Command, f *createFlags, args []string, rm bool)
 	if err != nil {
 		return nil, nil, cli.Fail(err)
 	}
+	if c.Adjust != nil {
+		if err := c.Adjust(&req); err != nil {
+			return nil, nil, cli.Fail(err)
+		}
+	}
 	e, err := c.Engine()
 	if err != nil {
 		return nil, nil, cli.Fail(err)
