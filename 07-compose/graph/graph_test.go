@@ -42,9 +42,11 @@ func TestOrderRandomGraphs(t *testing.T) {
 		n := 1 + r.Intn(12)
 		deps := map[string][]string{}
 		for j := 0; j < n; j++ {
+			deps[fmt.Sprintf("s%02d", j)] = nil
+		}
+		for j := 0; j < n; j++ {
 			s := fmt.Sprintf("s%02d", j)
-			deps[s] = nil
-			for k := 0; k < j; k++ { // edges only to lower numbers: no cycle
+			for k := j + 1; k < n; k++ { // edges only to higher numbers: no cycle, and name order is wrong
 				if r.Intn(3) == 0 {
 					deps[s] = append(deps[s], fmt.Sprintf("s%02d", k))
 				}

@@ -590,6 +590,10 @@ func (c *Compose) healthy(ctx context.Context, list []*engine.Info, fallbackRunn
 		if in.State.Status == "exited" {
 			return false, fmt.Errorf("container %s exited (%d)", in.Name, in.State.ExitCode)
 		}
+		if in.State.Status == "created" {
+			// Never started: nothing would ever make it healthy.
+			return false, fmt.Errorf("container %s is not started", in.Name)
+		}
 		hc := in.Config.Healthcheck
 		noCheck := hc == nil || len(hc.Test) == 0 || hc.Test[0] == "NONE"
 		if noCheck && fallbackRunning {
@@ -626,6 +630,9 @@ func (c *Compose) completed(ctx context.Context, list []*engine.Info) (bool, int
 		}
 		if in.State.Status == "exited" {
 			return true, in.State.ExitCode, nil
+		}
+		if in.State.Status == "created" {
+			return false, 0, fmt.Errorf("container %s is not started", in.Name)
 		}
 	}
 	return false, 0, nil

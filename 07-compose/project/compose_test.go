@@ -146,7 +146,8 @@ func TestUpStartsAStoppedContainer(t *testing.T) {
 	out.Reset()
 	require.NoError(t, c.Up(ctx, UpOptions{Detach: true}))
 	assert.Equal(t, []string{"start p-cache-1"}, f.actions())
-	assert.Contains(t, out.String(), " ✔ Container p-cache-1  Started\n")
+	assert.Equal(t, " ✔ Container p-db-1  Running\n ✔ Container p-app-1  Running\n ✔ Container p-cache-1  Started\n", out.String(),
+		"a stopped container is not running: it is started")
 }
 
 func TestUpRecreatePolicies(t *testing.T) {
