@@ -42,6 +42,7 @@ type createFlags struct {
 	volsFrom   []string // --volumes-from
 	sec        runflags.Flags
 	limits     cgroups.Flags
+	restart    string // --restart (restart.go)
 	cmd        *cobra.Command
 	ext        CreateExtension // a later lesson's flags (05: -p, --dns, ...)
 }
@@ -89,6 +90,7 @@ func (f *createFlags) add(cmd *cobra.Command) {
 	// Lesson 03's -v knew bind mounts only; from lesson 04 on it takes volumes.
 	fs.Lookup("volume").Usage = "bind mount a volume: NAME:/dir or /host/dir:/dir, with :ro or :rw; /dir alone makes an anonymous volume (repeatable)"
 	f.limits.AddFlags(fs)
+	addRestartFlag(fs, &f.restart)
 	// -h is --hostname in docker run; help keeps only its long form.
 	cmd.Flags().BoolP("help", "", false, "help for "+cmd.Name())
 }
@@ -178,6 +180,9 @@ func (f *createFlags) request(args []string, autoRemove bool) (engine.CreateRequ
 	if res.Pids != nil {
 		n := res.Pids.Limit
 		h.PidsLimit = n
+	}
+	if h.RestartPolicy, err = restartPolicy(f.restart, autoRemove); err != nil {
+		return req, err
 	}
 	req.HostConfig = h
 	if f.ext != nil {
