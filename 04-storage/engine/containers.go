@@ -321,6 +321,9 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 		}
 		// The monitor needs the lock to record the exit: let it have it.
 		l.unlock()
+		if err := e.cancelRestart(id); err != nil {
+			return err
+		}
 		e.killAndWait(in)
 		if l, err = e.lock(id); err != nil {
 			if errors.Is(err, ErrNotFound) {

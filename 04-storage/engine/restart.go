@@ -223,11 +223,8 @@ func (e *Engine) restartCanceled(id string) bool {
 // and, when cancel, its current run is not to be restarted.
 func (e *Engine) noteStopped(id string, cancel bool) error {
 	if cancel {
-		if err := os.MkdirAll(e.execDir(id), 0o700); err != nil {
-			return fmt.Errorf("cancel the restart: %w", err)
-		}
-		if err := os.WriteFile(e.cancelFile(id), nil, 0o600); err != nil {
-			return fmt.Errorf("cancel the restart: %w", err)
+		if err := e.cancelRestart(id); err != nil {
+			return err
 		}
 	}
 	l, err := e.lock(id)
@@ -244,6 +241,18 @@ func (e *Engine) noteStopped(id string, cancel bool) error {
 	}
 	c.HasBeenManuallyStopped = true
 	return e.saveConfig(c)
+}
+
+// cancelRestart cancels the restart of the container's current run (rm
+// -f kills it for good).
+func (e *Engine) cancelRestart(id string) error {
+	if err := os.MkdirAll(e.execDir(id), 0o700); err != nil {
+		return fmt.Errorf("cancel the restart: %w", err)
+	}
+	if err := os.WriteFile(e.cancelFile(id), nil, 0o600); err != nil {
+		return fmt.Errorf("cancel the restart: %w", err)
+	}
+	return nil
 }
 
 // cancelsRestart says whether a kill with sig cancels the restart, as
@@ -336,6 +345,11 @@ func (e *Engine) Boot() ([]string, error) {
 		}
 		d := DecideRestart(in.HostConfig.RestartPolicy, st.ExitCode, in.RestartCount, in.HasBeenManuallyStopped, st.FinishedAt.Sub(st.StartedAt), 0)
 		if !d.Restart {
+			// What a run whose monitor died left (the runtime's state,
+			// the cgroup, the mounts) goes now, as dockerd's Cleanup.
+			if err := e.cleanupDead(in.ID); err != nil {
+				errs = append(errs, err)
+			}
 			continue
 		}
 		if err := e.Start(in.ID, nil); err != nil {
@@ -345,4 +359,19 @@ func (e *Engine) Boot() ([]string, error) {
 		started = append(started, in.Name)
 	}
 	return started, errors.Join(errs...)
+}
+
+// cleanupDead tears down a stopped container whose monitor is gone, under
+// its lock; a container started meanwhile is left alone.
+func (e *Engine) cleanupDead(id string) error {
+	err := e.withContainer(id, func(in *Info, _ *lock) error {
+		if in.State.Running || in.State.Restarting || alive(in.State.MonitorPid, in.State.MonitorStart) {
+			return nil
+		}
+		return e.teardown(in.Container)
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
 }
