@@ -42,6 +42,17 @@ func TestRestartOnFailureCount(t *testing.T) {
 	waitEnd(t, b)
 	assert.Equal(t, "0 exited 0", b.inspectf(id, "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}"))
 	assert.Equal(t, "run", b.ok("logs", id))
+
+	// run without -d ends with the first run, as Docker's: its output and
+	// exit code; the restarts go on without it.
+	start := time.Now()
+	r := b.run("run", "--name", "attached", "--restart", "on-failure:1", "busybox", "sh", "-c", "echo run; exit 3")
+	assert.Equal(t, 3, r.Code)
+	assert.Equal(t, "run\n", r.Stdout)
+	assert.Less(t, time.Since(start), 10*time.Second)
+	waitEnd(t, b)
+	assert.Equal(t, "1 exited 3", b.inspectf("attached", "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}"))
+	assert.Equal(t, "run\nrun", b.ok("logs", "attached"))
 }
 
 // always restarts after exit 0 too; stop and kill are no crash: the

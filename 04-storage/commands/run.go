@@ -502,7 +502,11 @@ func relay(cmd *cobra.Command, e *engine.Engine, id string, conn net.Conn, inter
 			return daemonErr(err, 125)
 		}
 	}
-	e.WaitMonitors(30 * 1e9)
+	// The monitor ends after the container (an --rm one removed), but not
+	// one that restarts it.
+	if in, err := e.Inspect(id); err != nil || in.HostConfig.RestartPolicy.IsNone() {
+		e.WaitMonitors(30 * 1e9)
+	}
 	if code == 0 {
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -163,6 +164,9 @@ func (m *monitor) backoff(logw *logWriter, st State, delay time.Duration) (done 
 		return true, m.restartFailed(logw, err)
 	}
 	m.lock.unlock()
+	// As Docker's attach, `run` and `attach` end with this run: they get
+	// its exit code now; whoever attaches later sees the next run.
+	m.hub.release(st.ExitCode)
 	canceled := false
 	// Polled, as the monitor learns of everything else through the files:
 	// a stop or rm -f during the wait ends it within a tick.
@@ -374,4 +378,18 @@ func (e *Engine) cleanupDead(id string) error {
 		return nil
 	}
 	return err
+}
+
+// release tells the attached clients the exit code of the run that ended
+// and lets them go, as exit does, but the hub takes new clients for the
+// next run.
+func (h *hub) release(code int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		writeFrame(c, frameExit, []byte(strconv.Itoa(code)))
+		c.Close()
+		delete(h.clients, c)
+	}
 }
