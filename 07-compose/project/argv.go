@@ -14,8 +14,9 @@ import (
 // CreateArgs is the `minibox create` command line of spec's container, as
 // a user would type it (without the program's name), and what no flag of
 // lesson 04-06 says, set on the engine's request instead: an entrypoint of
-// several words, the healthcheck, the restart policy, the stop signal and
-// timeout. The first network is the container's at create; the others are
+// several words, the healthcheck (the flags' --health-cmd is always
+// CMD-SHELL; compose's test may be CMD), the stop signal and timeout. The
+// engine merges the image's HEALTHCHECK into it, as with the flags. The first network is the container's at create; the others are
 // joined with `network connect` (Compose.create does).
 func CreateArgs(spec ContainerSpec) ([]string, func(req *engine.CreateRequest) error, error) {
 	return commandArgs("create", spec, nil)
@@ -117,9 +118,8 @@ func commandArgs(verb string, spec ContainerSpec, extra []string) ([]string, fun
 			args = append(args, "--pids-limit", strconv.FormatInt(r.Pids, 10))
 		}
 	}
-	restart, err := restartPolicy(s.Restart)
-	if err != nil {
-		return nil, nil, fmt.Errorf("service %q: %w", s.Name, err)
+	if s.Restart != "" {
+		args = append(args, "--restart", s.Restart)
 	}
 	args = append(args, extra...)
 	args = append(args, s.Image)
@@ -132,9 +132,6 @@ func commandArgs(verb string, spec ContainerSpec, extra []string) ([]string, fun
 		}
 		if hc != nil {
 			req.Config.Healthcheck = hc
-		}
-		if restart.Name != "" {
-			req.HostConfig.RestartPolicy = restart
 		}
 		if s.StopSignal != "" {
 			req.Config.StopSignal = s.StopSignal
@@ -223,34 +220,6 @@ func mountSpec(p *model.Project, m model.Mount) (string, string, error) {
 	return "--mount", strings.Join(f, ","), nil
 }
 
-// restartPolicy reads restart: as Docker's --restart does.
-func restartPolicy(s string) (engine.RestartPolicy, error) {
-	name, count, hasCount := strings.Cut(s, ":")
-	switch name {
-	case "", "no":
-		if hasCount {
-			return engine.RestartPolicy{}, fmt.Errorf("maximum retry count cannot be used with restart policy '%s'", name)
-		}
-		return engine.RestartPolicy{}, nil
-	case "always", "unless-stopped":
-		if hasCount {
-			return engine.RestartPolicy{}, fmt.Errorf("maximum retry count cannot be used with restart policy '%s'", name)
-		}
-		return engine.RestartPolicy{Name: name}, nil
-	case "on-failure":
-		p := engine.RestartPolicy{Name: name}
-		if hasCount {
-			n, err := strconv.Atoi(count)
-			if err != nil || n < 0 {
-				return engine.RestartPolicy{}, fmt.Errorf("invalid restart policy format: maximum retry count must be a positive integer")
-			}
-			p.MaximumRetryCount = n
-		}
-		return p, nil
-	}
-	return engine.RestartPolicy{}, fmt.Errorf("invalid restart policy: unknown policy '%s'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'", name)
-}
-
 // healthConfig is the container's healthcheck (nil: the image's).
 func healthConfig(h *model.Healthcheck) *engine.HealthConfig {
 	if h == nil {
@@ -260,7 +229,7 @@ func healthConfig(h *model.Healthcheck) *engine.HealthConfig {
 		return &engine.HealthConfig{Test: []string{"NONE"}}
 	}
 	return &engine.HealthConfig{Test: append([]string{}, h.Test...), Interval: h.Interval, Timeout: h.Timeout,
-		StartPeriod: h.StartPeriod, Retries: h.Retries}
+		StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries}
 }
 
 // buildArgs is the `minibox build` command line of spec.

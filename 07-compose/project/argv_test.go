@@ -37,7 +37,7 @@ func TestCreateArgs(t *testing.T) {
 		Networks: map[string]model.ServiceNetwork{"front": {Aliases: []string{"www"}, IPv4Address: "10.5.0.5", Priority: 5}, "back": {}},
 		DNS:      []string{"1.1.1.1"}, ExtraHosts: []string{"db:10.0.0.2"},
 		Restart:     "on-failure:3",
-		Healthcheck: &model.Healthcheck{Test: []string{"CMD-SHELL", "wget -q localhost"}, Interval: time.Second, Timeout: 2 * time.Second, StartPeriod: 3 * time.Second, Retries: 4},
+		Healthcheck: &model.Healthcheck{Test: []string{"CMD-SHELL", "wget -q localhost"}, Interval: time.Second, Timeout: 2 * time.Second, StartPeriod: 3 * time.Second, StartInterval: 500 * time.Millisecond, Retries: 4},
 		Resources:   model.Resources{Memory: 64 << 20, NanoCPUs: 1500000000, Pids: 100},
 		CapAdd:      []string{"NET_ADMIN"}, CapDrop: []string{"MKNOD"},
 		Privileged: true, ReadOnly: true, Init: &yes, StopSignal: "SIGQUIT", StopGracePeriod: &grace,
@@ -57,15 +57,14 @@ func TestCreateArgs(t *testing.T) {
 		"--mount", "type=volume,target=/anon",
 		"--mount", "type=tmpfs,target=/run,tmpfs-size=1048576,tmpfs-mode=1777",
 		"--read-only", "--privileged", "--cap-add", "NET_ADMIN", "--cap-drop", "MKNOD", "--init",
-		"--memory", "67108864b", "--cpus", "1.5", "--pids-limit", "100",
+		"--memory", "67108864b", "--cpus", "1.5", "--pids-limit", "100", "--restart", "on-failure:3",
 		"busybox:1", "httpd", "-f", "-p", "80"}, args)
 
 	var req engine.CreateRequest
 	require.NoError(t, adjust(&req))
 	assert.Equal(t, []string{"/bin/sh", "-c"}, req.Config.Entrypoint)
 	assert.Equal(t, &engine.HealthConfig{Test: []string{"CMD-SHELL", "wget -q localhost"}, Interval: time.Second,
-		Timeout: 2 * time.Second, StartPeriod: 3 * time.Second, Retries: 4}, req.Config.Healthcheck)
-	assert.Equal(t, engine.RestartPolicy{Name: "on-failure", MaximumRetryCount: 3}, req.HostConfig.RestartPolicy)
+		Timeout: 2 * time.Second, StartPeriod: 3 * time.Second, StartInterval: 500 * time.Millisecond, Retries: 4}, req.Config.Healthcheck)
 	assert.Equal(t, "SIGQUIT", req.Config.StopSignal)
 	require.NotNil(t, req.Config.StopTimeout)
 	assert.Equal(t, 4, *req.Config.StopTimeout)
@@ -110,25 +109,6 @@ func TestCreateArgsDefaults(t *testing.T) {
 	require.NoError(t, adjust(&req))
 	assert.Equal(t, []string{"NONE"}, req.Config.Healthcheck.Test)
 	assert.Equal(t, []string{}, req.Config.Entrypoint, "entrypoint: [] clears the image's")
-}
-
-func TestRestartPolicy(t *testing.T) {
-	for in, want := range map[string]engine.RestartPolicy{
-		"": {}, "no": {}, "always": {Name: "always"}, "unless-stopped": {Name: "unless-stopped"},
-		"on-failure": {Name: "on-failure"}, "on-failure:5": {Name: "on-failure", MaximumRetryCount: 5},
-	} {
-		got, err := restartPolicy(in)
-		require.NoError(t, err, in)
-		assert.Equal(t, want, got, in)
-	}
-	for in, msg := range map[string]string{
-		"always:3":     "maximum retry count cannot be used with restart policy 'always'",
-		"on-failure:x": "invalid restart policy format: maximum retry count must be a positive integer",
-		"sometimes":    "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'",
-	} {
-		_, err := restartPolicy(in)
-		assert.EqualError(t, err, msg, in)
-	}
 }
 
 func TestBuildArgs(t *testing.T) {

@@ -341,3 +341,45 @@ func TestRealBackendBuildAndRun(t *testing.T) {
 	assert.Contains(t, out, " ✔ Image bd-app  Removed\n")
 	assert.NotEqual(t, 0, b.run("", "image", "inspect", "bd-app").Code)
 }
+
+// TestRealBackendHealthGate: service_healthy waits for the monitor's
+// healthcheck (lesson 07's health.go) to say healthy; an unhealthy
+// dependency fails up, its dependent created but never started.
+func TestRealBackendHealthGate(t *testing.T) {
+	b := newRbox(t)
+	gate := func(name, db string, startPeriod time.Duration) model.Project {
+		return model.Project{Name: name, WorkingDir: "/src/" + name,
+			Services: []model.Service{
+				{Name: "db", Image: "busybox", Scale: 1, NetworkMode: "none",
+					Command: []string{"sh", "-c", db},
+					Healthcheck: &model.Healthcheck{Test: []string{"CMD-SHELL", "test -f /tmp/ok"},
+						Interval: 200 * time.Millisecond, Timeout: time.Second, Retries: 2, StartPeriod: startPeriod}},
+				{Name: "web", Image: "busybox", Scale: 1, NetworkMode: "none", Command: []string{"sleep", "1000"},
+					DependsOn: map[string]model.Dependency{"db": {Condition: "service_healthy", Required: true}}},
+			}}
+	}
+	// Failures in the start period do not count: healthy after a second.
+	p := gate("hg", "sleep 1; touch /tmp/ok; exec sleep 1000", 10*time.Second)
+	out := b.composeOK("up", scenario{Project: p, Up: UpOptions{Detach: true}})
+	assert.Equal(t, ` ✔ Container hg-db-1  Created
+ ✔ Container hg-web-1  Created
+ ✔ Container hg-db-1  Started
+ ✔ Container hg-db-1  Waiting
+ ✔ Container hg-db-1  Healthy
+ ✔ Container hg-web-1  Started
+`, out)
+	db := b.inspect("hg-db-1")
+	require.NotNil(t, db.State.Health)
+	assert.Equal(t, "healthy", db.State.Health.Status)
+	assert.True(t, b.inspect("hg-web-1").State.Running)
+	b.composeOK("down", scenario{Project: p, Down: DownOptions{Timeout: ptr(1)}})
+
+	p = gate("hu", "exec sleep 1000", 0)
+	r := b.compose("up", scenario{Project: p, Up: UpOptions{Detach: true}})
+	assert.NotEqual(t, 0, r.Code)
+	assert.Contains(t, r.Stderr, "dependency failed to start: container hu-db-1 is unhealthy")
+	assert.Equal(t, "created", b.inspect("hu-web-1").State.Status)
+	assert.Equal(t, "unhealthy", b.inspect("hu-db-1").State.Health.Status)
+	b.composeOK("down", scenario{Project: p, Down: DownOptions{Timeout: ptr(1)}})
+	assert.Empty(t, b.ok("ps", "-aq"))
+}
