@@ -113,14 +113,18 @@ func (c *CLI) Fresh() *CLI {
 }
 
 // Run runs one command line (without the program's name) on a fresh tree
-// and returns its exit status; adjust, if not nil, is the tree's Adjust.
-func (c *CLI) Run(args []string, stdout, stderr io.Writer, adjust func(*engine.CreateRequest) error) int {
+// and returns its exit status; stdin nil is the program's; adjust, if not
+// nil, is the tree's Adjust.
+func (c *CLI) Run(args []string, stdin io.Reader, stdout, stderr io.Writer, adjust func(*engine.CreateRequest) error) int {
 	if _, err := c.Engine(); err != nil { // one engine for every tree
 		fmt.Fprintf(stderr, "minibox: %v\n", err)
 		return 125
 	}
 	f := c.Fresh()
 	f.Adjust = adjust
+	if stdin != nil {
+		f.Root.SetIn(stdin)
+	}
 	return f.Execute(args, stdout, stderr)
 }
 

@@ -61,6 +61,7 @@ type scenario struct {
 	Down    DownOptions
 	Service string
 	Run     RunOptions
+	Input   string // the one-off's stdin (-i), if not empty
 }
 
 func backendCmd(c *lesson04.CLI) *cobra.Command {
@@ -80,6 +81,9 @@ func backendCmd(c *lesson04.CLI) *cobra.Command {
 				return comp.Down(ctx, s.Down)
 			case "run":
 				s.Run.Stdout, s.Run.Stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
+				if s.Input != "" {
+					s.Run.Stdin = strings.NewReader(s.Input)
+				}
 				code, err := comp.RunOneoff(ctx, s.Service, s.Run)
 				fmt.Fprintf(cmd.OutOrStdout(), "exit %d\n", code)
 				return err
@@ -335,6 +339,9 @@ func TestRealBackendBuildAndRun(t *testing.T) {
 	assert.Equal(t, "built for compose\nexit 0\n", r.Stdout)
 	r = b.compose("run", scenario{Project: p, Service: "app", Run: RunOptions{Command: []string{"sh", "-c", "exit 7"}, Rm: true, NoTTY: true}})
 	assert.Equal(t, "exit 7\n", r.Stdout)
+	r = b.compose("run", scenario{Project: p, Service: "app", Input: "from stdin\n",
+		Run: RunOptions{Command: []string{"sh", "-c", "read line; echo got $line"}, Rm: true, NoTTY: true}})
+	assert.Equal(t, "got from stdin\nexit 0\n", r.Stdout, "%s", r.Stderr)
 	assert.Equal(t, "bd-app-1", b.ok("ps", "-a", "--format", "{{.Names}}"), "the one-offs removed (--rm)")
 
 	out = b.composeOK("down", scenario{Project: p, Down: DownOptions{RMI: "local"}})

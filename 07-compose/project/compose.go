@@ -70,8 +70,8 @@ type RunOptions struct {
 	Rm         bool
 	NoDeps     bool
 	Detach     bool
-	NoTTY      bool // -T
-	Stdin      io.Reader
+	NoTTY      bool      // -T
+	Stdin      io.Reader // nil: no input (-i=false); else the container's stdin
 	Stdout     io.Writer
 	Stderr     io.Writer
 }
@@ -794,7 +794,7 @@ func (c *Compose) ensureImages(ctx context.Context, services []string, rebuild, 
 			return nil, err
 		}
 		switch {
-		case s.Build != nil && (rebuild || (id == "" && !noBuild)) && s.PullPolicy != "never":
+		case s.Build != nil && (rebuild || s.PullPolicy == "build" || (id == "" && !noBuild)):
 			if err := c.build(ctx, s, false, false); err != nil {
 				return nil, err
 			}
@@ -1182,7 +1182,7 @@ func (c *Compose) RunOneoff(ctx context.Context, service string, o RunOptions) (
 	// A terminal for the one-off's process only when there is one to give
 	// (compose: unless -T, when its own stdin is a terminal).
 	run.Tty = !o.NoTTY && !o.Detach && term.IsTerminal(int(os.Stdin.Fd()))
-	run.StdinOpen = !o.Detach
+	run.StdinOpen = o.Stdin != nil && !o.Detach // -i: the caller gives its input
 	run.ContainerName = ""
 	name := o.Name
 	if name == "" {

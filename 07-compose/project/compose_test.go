@@ -258,6 +258,29 @@ func TestUpBuildsAndPulls(t *testing.T) {
 	assert.Empty(t, filter(f.actions(), "create"))
 }
 
+func TestUpPullPolicies(t *testing.T) {
+	p := testProject()
+	p.Services = p.Services[1:2] // cache
+	c, f, _, _ := newCompose(p)
+	f.registry["busybox"] = "sha256:busybox1"
+	ctx := context.Background()
+	p.Services[0].PullPolicy = "always"
+	require.NoError(t, c.Up(ctx, UpOptions{Detach: true}))
+	require.NoError(t, c.Up(ctx, UpOptions{Detach: true}))
+	assert.Equal(t, []string{"pull busybox", "pull busybox"}, filter(f.actions(), "pull"), "always: at every up")
+
+	p.Services[0].PullPolicy = "never"
+	delete(f.images, "busybox")
+	assert.EqualError(t, c.Up(ctx, UpOptions{Detach: true}), `service "cache": image busybox not found`)
+
+	p.Services[0].Image, p.Services[0].PullPolicy = "p-cache", "build"
+	p.Services[0].Build = &model.Build{Context: "/src/p/cache"}
+	f.reset()
+	require.NoError(t, c.Up(ctx, UpOptions{Detach: true}))
+	require.NoError(t, c.Up(ctx, UpOptions{Detach: true}))
+	assert.Equal(t, []string{"build p-cache", "build p-cache"}, filter(f.actions(), "build"), "build: at every up")
+}
+
 func healthProject(cond string, required bool) *model.Project {
 	p := testProject()
 	p.Services[0].DependsOn = map[string]model.Dependency{"db": {Condition: cond, Required: required}}

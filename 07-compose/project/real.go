@@ -33,7 +33,7 @@ func (r *real) run(out io.Writer, adjust func(*engine.CreateRequest) error, args
 	if out == nil {
 		out = &stdout
 	}
-	if code := r.cli.Run(args, out, &stderr, adjust); code != 0 {
+	if code := r.cli.Run(args, nil, out, &stderr, adjust); code != 0 {
 		msg := strings.TrimSpace(stderr.String())
 		msg = strings.TrimPrefix(msg, "minibox: ")
 		if msg == "" {
@@ -133,7 +133,7 @@ func (r *real) Run(ctx context.Context, spec ContainerSpec, o RunOptions) (int, 
 	if stderr == nil {
 		stderr = os.Stderr
 	}
-	code := r.cli.Run(args, stdout, stderr, adjust)
+	code := r.cli.Run(args, o.Stdin, stdout, stderr, adjust)
 	return code, nil
 }
 
