@@ -22,6 +22,10 @@
 // swept by the next command. A data root that is read-only or full is
 // reported in words, with what to do.
 //
+// Restart policies (restart.go, lesson 07) live in the monitor too: it
+// restarts its container with Docker's growing delay, and `system boot`
+// (Engine.Boot) does at the host's boot what dockerd does at its start.
+//
 // The layers above lesson 03 plug in through the interfaces of api.go:
 // Storage (lesson 04), Images (04, grown by 06) and Networks (05).
 package engine
