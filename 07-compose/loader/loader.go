@@ -92,7 +92,7 @@ func Load(ctx context.Context, o Options) (*model.Project, error) {
 	}
 	src, err := popts.LoadProject(ctx)
 	if err != nil {
-		return nil, err
+		return nil, explain(err, popts.ConfigPaths)
 	}
 	if src.Name == "" {
 		return nil, errors.New("project name can't be empty. Use ProjectName option to set a valid name")
