@@ -1,8 +1,3 @@
-// Package loader reads compose files into lesson 07's model: compose-go
-// (the library docker compose itself uses) finds, merges, interpolates and
-// validates the YAML, and this package converts its big project into the
-// small model.Project the rest of the lesson works on. It is the only
-// package of the lesson that imports compose-go.
 package loader
 
 import (
@@ -16,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/errdefs"
+	composeloader "github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/sirupsen/logrus"
 	"go.yaml.in/yaml/v3"
@@ -184,4 +181,19 @@ func (c *collect) Levels() []logrus.Level {
 func (c *collect) Fire(e *logrus.Entry) error {
 	c.msgs = append(c.msgs, e.Message)
 	return nil
+}
+
+// NormalizeName is compose's rule for a project name taken from a
+// directory: lower case, only [a-z0-9_-], not starting with '_' or '-'
+// ("My Shop.v2" → "myshopv2"). A name given by -p or COMPOSE_PROJECT_NAME
+// is not normalised: Load refuses one that differs from its normal form.
+func NormalizeName(s string) string {
+	return composeloader.NormalizeProjectName(s)
+}
+
+// IsNoConfig tells whether Load failed because no compose file was given
+// or found ("no configuration file provided: not found"); commands that
+// need only the project's name (ps, logs, down with -p) go on without one.
+func IsNoConfig(err error) bool {
+	return errors.Is(err, errdefs.ErrNotFound) && strings.Contains(err.Error(), "no configuration file provided")
 }

@@ -593,6 +593,14 @@ func TestProjectName(t *testing.T) {
 	}
 }
 
+func TestNormalizeName(t *testing.T) {
+	for in, want := range map[string]string{
+		"shop": "shop", "My Shop.v2": "myshopv2", "-_.Web": "web", "a_b-c": "a_b-c", "___": "", "Ünïcode1": "ncode1",
+	} {
+		assert.Equal(t, want, NormalizeName(in), in)
+	}
+}
+
 func TestFiles(t *testing.T) {
 	const a = "services:\n  s: {image: a}\n"
 	t.Run("compose.yaml first of the default names", func(t *testing.T) {
@@ -616,11 +624,23 @@ func TestFiles(t *testing.T) {
 		assert.Equal(t, "override", service(t, p, "s").Image)
 	})
 	t.Run("parent directories", func(t *testing.T) {
+		dir := project(t, map[string]string{"compose.yaml": "services:\n  s: {image: \"${X:-none}\"}\n", "src/deep/.keep": "", ".env": "X=parent\n"})
+		t.Chdir(filepath.Join(dir, "src", "deep"))
+		p, err := Load(context.Background(), Options{})
+		require.NoError(t, err)
+		assert.Equal(t, []string{filepath.Join(dir, "compose.yaml")}, p.Files)
+		// the project directory is the file's, and so is the name
+		assert.Equal(t, dir, p.WorkingDir)
+		assert.Equal(t, "app", p.Name)
+		assert.Equal(t, "parent", service(t, p, "s").Image, "the .env beside the file")
+	})
+	t.Run("parent directories with --project-directory", func(t *testing.T) {
 		dir := project(t, map[string]string{"compose.yaml": a, "src/deep/.keep": ""})
 		p := load(t, filepath.Join(dir, "src", "deep"))
 		assert.Equal(t, []string{filepath.Join(dir, "compose.yaml")}, p.Files)
-		// compose takes the name from the directory it was run in (the
-		// working directory), not the file's: docker compose does the same.
+		// --project-directory names the project and is where relative
+		// paths start, wherever the file was found
+		assert.Equal(t, filepath.Join(dir, "src", "deep"), p.WorkingDir)
 		assert.Equal(t, "deep", p.Name)
 	})
 	t.Run("none", func(t *testing.T) {
@@ -628,6 +648,7 @@ func TestFiles(t *testing.T) {
 		_, err := Load(context.Background(), Options{WorkingDir: dir})
 		require.Error(t, err)
 		assert.Equal(t, "no configuration file provided: not found", err.Error())
+		assert.True(t, IsNoConfig(err))
 	})
 	t.Run("-f missing", func(t *testing.T) {
 		dir := project(t, nil)
@@ -635,6 +656,7 @@ func TestFiles(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "nope.yaml")
 		assert.ErrorIs(t, err, os.ErrNotExist)
+		assert.False(t, IsNoConfig(err), "a file asked for and missing is an error")
 	})
 	t.Run("COMPOSE_FILE", func(t *testing.T) {
 		dir := project(t, map[string]string{"one.yaml": a, "two.yaml": "services:\n  t: {image: t}\n", "compose.yaml": "services:\n  ignored: {image: x}\n"})
@@ -980,4 +1002,28 @@ func FuzzLoad(f *testing.F) {
 		require.NoError(t, err, "compose config's output reads back:\n%s", out)
 		require.Len(t, q.Services, len(p.Services))
 	})
+}
+
+func TestIncludeAndExtends(t *testing.T) {
+	dir := project(t, map[string]string{
+		"compose.yaml": `include:
+  - db/compose.yaml
+services:
+  web:
+    extends: {file: common.yaml, service: base}
+    image: web:1
+    depends_on: [db]
+`,
+		"common.yaml":     "services:\n  base:\n    image: base\n    environment: [A=1]\n    volumes: [./shared:/shared]\n",
+		"db/compose.yaml": "services:\n  db:\n    image: db:1\n    volumes: [./data:/data]\n",
+	})
+	p := load(t, dir)
+	web := service(t, p, "web")
+	assert.Equal(t, "web:1", web.Image)
+	assert.Equal(t, []string{"A=1"}, web.Environment, "extends: takes the base service's fields")
+	assert.Equal(t, filepath.Join(dir, "shared"), web.Volumes[0].Source)
+	db := service(t, p, "db")
+	assert.Equal(t, filepath.Join(dir, "db", "data"), db.Volumes[0].Source, "an included file's paths start at its own directory")
+	_, ok := p.Service("base")
+	assert.False(t, ok, "the extended file's services are not the project's")
 }
