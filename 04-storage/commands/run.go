@@ -292,7 +292,9 @@ func (f *createFlags) spec(c *engine.Container, img *engine.Image, root string, 
 	c.Config.Hostname = hostname
 	c.Config.WorkingDir = spec.Process.Cwd
 	c.Config.User = sec.User
-	c.Config.StopSignal = ic.StopSignal
+	if c.Config.StopSignal == "" { // the request's (compose's stop_signal) over the image's
+		c.Config.StopSignal = ic.StopSignal
+	}
 	if len(ic.Volumes) > 0 {
 		c.Config.Volumes = ic.Volumes
 	}

@@ -147,7 +147,7 @@ func commandArgs(verb string, spec ContainerSpec, extra []string) ([]string, fun
 	return args, adjust, nil
 }
 
-// networkName is the real name of a project network.
+// networkName is the real name of a project network (its key: PROJECT_KEY).
 func networkName(p *model.Project, key string) string {
 	if n, ok := p.Networks[key]; ok && n.Name != "" {
 		return n.Name
@@ -155,6 +155,7 @@ func networkName(p *model.Project, key string) string {
 	return p.Name + "_" + key
 }
 
+// volumeName is the real name of a project volume.
 func volumeName(p *model.Project, key string) string {
 	if v, ok := p.Volumes[key]; ok && v.Name != "" {
 		return v.Name

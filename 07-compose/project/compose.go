@@ -16,10 +16,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 
 	"minibox/04-storage/engine"
 	"minibox/07-compose/graph"
@@ -333,8 +336,8 @@ func (c *Compose) create(ctx context.Context, s *model.Service, n int, imageID s
 		for _, key := range keys[1:] {
 			ep := s.Networks[key]
 			ep.Aliases = append([]string{s.Name}, ep.Aliases...)
-			if err := c.Backend.Connect(ctx, c.networkName(key), name, ep); err != nil {
-				return fmt.Errorf("connect %s to %s: %w", name, c.networkName(key), err)
+			if err := c.Backend.Connect(ctx, networkName(c.Project, key), name, ep); err != nil {
+				return fmt.Errorf("connect %s to %s: %w", name, networkName(c.Project, key), err)
 			}
 		}
 	}
@@ -676,61 +679,56 @@ func networkKeys(s *model.Service) []string {
 	return s.NetworkNames()
 }
 
-// networkName is a network key's real name.
-func (c *Compose) networkName(key string) string {
-	if n, ok := c.Project.Networks[key]; ok && n.Name != "" {
-		return n.Name
-	}
-	return c.Project.Name + "_" + key
-}
-
-// volumeName is a volume key's real name.
-func (c *Compose) volumeName(key string) string {
-	if v, ok := c.Project.Volumes[key]; ok && v.Name != "" {
-		return v.Name
-	}
-	return c.Project.Name + "_" + key
-}
-
 func (c *Compose) ensureNetworks(ctx context.Context, services []string) error {
 	seen := map[string]bool{}
+	var keys []string
 	for _, name := range services {
 		s, _ := c.Project.Service(name)
 		for _, key := range networkKeys(s) {
-			if seen[key] {
-				continue
+			if !seen[key] {
+				seen[key] = true
+				keys = append(keys, key)
 			}
-			seen[key] = true
-			n := c.Project.Networks[key]
-			real := c.networkName(key)
-			labels, ok, err := c.Backend.Network(ctx, real)
-			if err != nil {
-				return err
-			}
-			if n.External {
-				if !ok {
-					return fmt.Errorf("network %s declared as external, but could not be found", real)
-				}
-				continue
-			}
-			if ok {
-				if labels[model.LabelProject] != c.Project.Name {
-					c.warn("a network with name %s exists but was not created for project %q.\nSet `external: true` to use an existing network", real, c.Project.Name)
-				}
-				continue
-			}
-			l := map[string]string{}
-			for k, v := range n.Labels {
-				l[k] = v
-			}
-			l[model.LabelNetwork] = key
-			l[model.LabelProject] = c.Project.Name
-			l[model.LabelVersion] = model.Version
-			if err := c.Backend.CreateNetwork(ctx, real, n, l); err != nil {
-				return fmt.Errorf("create network %s: %w", real, err)
-			}
-			c.event("Network", real, "Created")
 		}
+	}
+	// External networks are checked before anything is made.
+	for _, key := range keys {
+		if n := c.Project.Networks[key]; n.External {
+			real := networkName(c.Project, key)
+			if _, ok, err := c.Backend.Network(ctx, real); err != nil {
+				return err
+			} else if !ok {
+				return fmt.Errorf("network %s declared as external, but could not be found", real)
+			}
+		}
+	}
+	for _, key := range keys {
+		n := c.Project.Networks[key]
+		if n.External {
+			continue
+		}
+		real := networkName(c.Project, key)
+		labels, ok, err := c.Backend.Network(ctx, real)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if labels[model.LabelProject] != c.Project.Name {
+				c.warn("a network with name %s exists but was not created for project %q.\nSet `external: true` to use an existing network", real, c.Project.Name)
+			}
+			continue
+		}
+		l := map[string]string{}
+		for k, v := range n.Labels {
+			l[k] = v
+		}
+		l[model.LabelNetwork] = key
+		l[model.LabelProject] = c.Project.Name
+		l[model.LabelVersion] = model.Version
+		if err := c.Backend.CreateNetwork(ctx, real, n, l); err != nil {
+			return fmt.Errorf("create network %s: %w", real, err)
+		}
+		c.event("Network", real, "Created")
 	}
 	return nil
 }
@@ -745,7 +743,7 @@ func (c *Compose) ensureVolumes(ctx context.Context, services []string) error {
 			}
 			seen[m.Source] = true
 			v := c.Project.Volumes[m.Source]
-			real := c.volumeName(m.Source)
+			real := volumeName(c.Project, m.Source)
 			labels, ok, err := c.Backend.Volume(ctx, real)
 			if err != nil {
 				return err
@@ -870,7 +868,7 @@ func (c *Compose) Down(ctx context.Context, o DownOptions) error {
 		if n.External {
 			continue
 		}
-		real := c.networkName(key)
+		real := networkName(c.Project, key)
 		labels, ok, err := c.Backend.Network(ctx, real)
 		if err != nil {
 			errs = append(errs, err)
@@ -895,7 +893,7 @@ func (c *Compose) Down(ctx context.Context, o DownOptions) error {
 			if v.External {
 				continue
 			}
-			real := c.volumeName(key)
+			real := volumeName(c.Project, key)
 			labels, ok, err := c.Backend.Volume(ctx, real)
 			if err != nil {
 				errs = append(errs, err)
@@ -1174,7 +1172,9 @@ func (c *Compose) RunOneoff(ctx context.Context, service string, o RunOptions) (
 	// restart policy.
 	run.Ports = nil
 	run.Restart = ""
-	run.Tty = !o.NoTTY && !o.Detach
+	// A terminal for the one-off's process only when there is one to give
+	// (compose: unless -T, when its own stdin is a terminal).
+	run.Tty = !o.NoTTY && !o.Detach && term.IsTerminal(int(os.Stdin.Fd()))
 	run.StdinOpen = !o.Detach
 	run.ContainerName = ""
 	name := o.Name
