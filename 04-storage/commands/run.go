@@ -42,6 +42,7 @@ type createFlags struct {
 	volsFrom   []string // --volumes-from
 	sec        runflags.Flags
 	limits     cgroups.Flags
+	health     healthFlags // lesson 07's --health-* (health.go)
 	cmd        *cobra.Command
 	ext        CreateExtension // a later lesson's flags (05: -p, --dns, ...)
 }
@@ -89,6 +90,7 @@ func (f *createFlags) add(cmd *cobra.Command) {
 	// Lesson 03's -v knew bind mounts only; from lesson 04 on it takes volumes.
 	fs.Lookup("volume").Usage = "bind mount a volume: NAME:/dir or /host/dir:/dir, with :ro or :rw; /dir alone makes an anonymous volume (repeatable)"
 	f.limits.AddFlags(fs)
+	f.health.add(fs)
 	// -h is --hostname in docker run; help keeps only its long form.
 	cmd.Flags().BoolP("help", "", false, "help for "+cmd.Name())
 }
@@ -139,6 +141,9 @@ func (f *createFlags) request(args []string, autoRemove bool) (engine.CreateRequ
 		StdinOnce: f.sec.Interactive && !f.detached(), AttachStdin: f.sec.Interactive && !f.detached(),
 		AttachStdout: !f.detached(), AttachStderr: !f.detached(), Hostname: f.hostname, User: f.sec.User,
 		WorkingDir: f.sec.Workdir,
+	}
+	if req.Config.Healthcheck, err = f.health.config(); err != nil {
+		return req, err
 	}
 	if f.cmd.Flags().Changed("entrypoint") {
 		req.Config.Entrypoint = []string{f.entrypoint}

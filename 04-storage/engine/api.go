@@ -245,11 +245,12 @@ type RestartPolicy struct {
 
 // HealthConfig is a healthcheck (the image's HEALTHCHECK or --health-*).
 type HealthConfig struct {
-	Test        []string
-	Interval    time.Duration `json:",omitempty"`
-	Timeout     time.Duration `json:",omitempty"`
-	StartPeriod time.Duration `json:",omitempty"`
-	Retries     int           `json:",omitempty"`
+	Test          []string      `json:",omitempty"`
+	Interval      time.Duration `json:",omitempty"`
+	Timeout       time.Duration `json:",omitempty"`
+	StartPeriod   time.Duration `json:",omitempty"`
+	StartInterval time.Duration `json:",omitempty"`
+	Retries       int           `json:",omitempty"`
 }
 
 // State is a container's state, as Docker's inspect prints it, plus what

@@ -62,6 +62,9 @@ func (e *Engine) Create(req CreateRequest) (_ *Container, err error) {
 		Config: req.Config, HostConfig: req.HostConfig,
 	}
 	c.HostConfig.Runtime = rt.Name
+	if err := e.healthcheckFor(c, img); err != nil {
+		return nil, err
+	}
 	// The image's EXPOSE'd ports are the container's, as in Docker (-P
 	// publishes them).
 	for p := range img.Config.Config.ExposedPorts {
@@ -186,7 +189,9 @@ func (e *Engine) info(id string) (*Info, error) {
 		}
 		seen = observe(st)
 	}
-	return &Info{Container: c, State: e.observeStarting(id, seen)}, nil
+	seen = e.observeStarting(id, seen)
+	e.addHealth(id, &seen)
+	return &Info{Container: c, State: seen}, nil
 }
 
 // observe corrects a recorded state by what the kernel says. A running

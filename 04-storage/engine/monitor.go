@@ -200,6 +200,7 @@ func (m *monitor) run(attach *os.File) int {
 			}
 			return m.restartFailed(logw, err)
 		}
+		stopHealth := m.startHealth(st) // health.go
 		if first {
 			sendReply(m.reply, monitorReply{Pid: pid})
 			m.reply = nil
@@ -208,6 +209,7 @@ func (m *monitor) run(attach *os.File) int {
 		m.lock.unlock()
 
 		code := m.wait(pid, start)
+		stopHealth()
 		m.waitOutput()
 		logw.flush()
 		st.ExitCode = code
@@ -535,7 +537,11 @@ func (m *monitor) wait(pid int, start uint64) int {
 		// Any child: processes of `exec -d` are orphaned to us too (we are
 		// the subreaper) and must be reaped, or they stay zombies.
 		got, err := unix.Wait4(-1, &ws, 0, nil)
-		if err == unix.EINTR || err == nil && got != pid {
+		if err == nil && got != pid {
+			reaped(got, ws) // a healthcheck's (health.go), or an orphan
+			continue
+		}
+		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
