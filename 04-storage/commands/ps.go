@@ -320,7 +320,7 @@ func (c *CLI) psCmd() *cobra.Command {
 			}
 			var rows []*engine.Info
 			for _, in := range list {
-				if !all && last <= 0 && !in.State.Running && !hasStatusFilter(fs) {
+				if !all && last <= 0 && !in.State.Running && !in.State.Restarting && !hasStatusFilter(fs) {
 					continue
 				}
 				if match(in, fs) {

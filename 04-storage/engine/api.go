@@ -112,6 +112,9 @@ type Container struct {
 	GraphDriver     GraphDriver
 	NetworkSettings NetworkSettings
 	RestartCount    int
+	// HasBeenManuallyStopped is set by stop and kill and cleared by start
+	// (Docker's field of the same name): unless-stopped's "stopped" (restart.go).
+	HasBeenManuallyStopped bool
 }
 
 // Config is Docker's container config: what the image and the flags say

@@ -83,6 +83,7 @@ type monitor struct {
 	rt    *ociRuntime
 	hub   *hub
 	out   sync.WaitGroup // the output copiers of the current run
+	delay time.Duration  // the last restart's delay (restart.go)
 }
 
 // Decision is what the monitor does after the container exited.
@@ -91,11 +92,11 @@ type Decision struct {
 	Delay   time.Duration
 }
 
-// decide is where lesson 07 puts restart policies (no, on-failure[:N],
-// always, unless-stopped, with Docker's growing delay): it sees the
-// container's config and how it ended. Lesson 04 never restarts.
+// decide applies the container's restart policy (no, on-failure[:N],
+// always, unless-stopped, with Docker's growing delay: restart.go) to how
+// it ended.
 func (m *monitor) decide(st State) Decision {
-	return Decision{}
+	return m.restartDecision(st)
 }
 
 func (m *monitor) fail(err error) int {
@@ -256,31 +257,17 @@ func (m *monitor) run(attach *os.File) int {
 		// The lock is free while we wait, for the commands that change
 		// a stopped container (rename, network connect, ...); we take it
 		// again to restart, with the config as it is then.
-		m.lock.unlock()
-		time.Sleep(d.Delay)
-		if m.lock, err = m.e.lock(m.id); err != nil {
-			if !errors.Is(err, ErrNotFound) {
-				logw.write("stderr", []byte("minibox: restart failed: "+err.Error()+"\n"))
-			}
-			m.hub.exit(code)
-			return 1
+		if done, code := m.backoff(logw, st, d.Delay); done {
+			return code
 		}
-		c, err := m.e.load(m.id)
-		if err == nil {
-			m.c = c
-			m.c.RestartCount++
-			if err = m.e.saveConfig(m.c); err == nil {
-				err = m.e.writeBundle(m.c)
-			}
-		}
-		if err != nil {
+		if err := m.e.writeBundle(m.c); err != nil {
 			return m.restartFailed(logw, err)
 		}
 	}
 }
 
 // TestDecide, when set, is asked after decide: the program's tests restart
-// a container through it (lesson 04 never restarts by itself). The test
+// a container through it without a restart policy. The test
 // binary, which is also the program and so the monitor, sets it before its
 // main runs; the program leaves it nil.
 var TestDecide func(c *Container, st State) Decision
