@@ -43,7 +43,7 @@ type createFlags struct {
 	sec        runflags.Flags
 	limits     cgroups.Flags
 	health     healthFlags // lesson 07's --health-* (health.go)
-	restart    string // --restart (restart.go)
+	restart    string      // --restart (restart.go)
 	cmd        *cobra.Command
 	ext        CreateExtension // a later lesson's flags (05: -p, --dns, ...)
 }
