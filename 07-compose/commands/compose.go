@@ -174,27 +174,13 @@ func (s *session) projectOrName(ctx context.Context, stderr io.Writer) (*model.P
 	if name == "" {
 		name = s.getenv("COMPOSE_PROJECT_NAME")
 	}
-	if name != "" && isNoConfig(err) {
-		return nil, normalizeName(name), nil
+	if name != "" && loader.IsNoConfig(err) {
+		if loader.NormalizeName(name) != name {
+			return nil, "", fmt.Errorf("invalid project name %q: must consist only of lowercase alphanumeric characters, hyphens, and underscores as well as start with a letter or number", name)
+		}
+		return nil, name, nil
 	}
 	return nil, "", err
-}
-
-// normalizeName is compose's project name rule: lower case, only
-// [a-z0-9_-], no leading '_' or '-'.
-func normalizeName(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-' {
-			b.WriteRune(r)
-		}
-	}
-	return strings.TrimLeft(b.String(), "_-")
-}
-
-// isNoConfig is compose-go's "no configuration file provided: not found".
-func isNoConfig(err error) bool {
-	return strings.Contains(err.Error(), "no configuration file provided")
 }
 
 // engine is the program's engine (lesson 04's CLI makes it once).

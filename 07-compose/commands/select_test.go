@@ -61,12 +61,6 @@ func TestShortName(t *testing.T) {
 	assert.Equal(t, "p-", shortName("p", "p-"))
 }
 
-func TestNormalizeName(t *testing.T) {
-	for in, want := range map[string]string{"Demo": "demo", "my app.v2": "myappv2", "__x-Y_": "x-y_", "-_": "", "finale": "finale"} {
-		assert.Equal(t, want, normalizeName(in), in)
-	}
-}
-
 func TestCheckServices(t *testing.T) {
 	p := &model.Project{Name: "p", Services: []model.Service{{Name: "web"}, {Name: "db"}}}
 	assert.NoError(t, checkServices(p, []string{"web", "db"}))
