@@ -285,6 +285,6 @@ func (c *CLI) systemCmd() *cobra.Command {
 	prune.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	prune.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
 	prune.Flags().BoolVar(&volumes, "volumes", false, "prune anonymous volumes")
-	cmd.AddCommand(prune, c.infoCmd())
+	cmd.AddCommand(prune, c.infoCmd(), c.bootCmd())
 	return cmd
 }

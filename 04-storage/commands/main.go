@@ -41,6 +41,6 @@ func MainCLI(name, short string, wire NewEngine, more func(c *CLI) []*cobra.Comm
 	g.AddFlags(rt)
 	rt.AddCommand(ocicli.Commands(&g)...)
 	c.Add(rt)
-	c.Add(more(c)...)
+	c.AddLessons(more)
 	os.Exit(c.Execute(os.Args[1:], os.Stdout, os.Stderr))
 }

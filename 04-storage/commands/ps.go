@@ -60,7 +60,7 @@ func Status(st engine.State, now time.Time) string {
 	case st.Running && st.Paused:
 		return "Up " + HumanDuration(now.Sub(st.StartedAt)) + " (Paused)"
 	case st.Running:
-		return "Up " + HumanDuration(now.Sub(st.StartedAt))
+		return "Up " + HumanDuration(now.Sub(st.StartedAt)) + healthStatus(st.Health)
 	case st.Status == "dead":
 		return "Dead"
 	case st.Status == "exited" || !st.FinishedAt.IsZero() && st.Status != "created":
@@ -226,7 +226,7 @@ func parseFilters(fs []string) ([]psFilter, error) {
 			return nil, fmt.Errorf("bad format of filter (expected name=value)")
 		}
 		switch k {
-		case "name", "status", "label", "ancestor", "id", "exited":
+		case "name", "status", "label", "ancestor", "id", "exited", "health":
 		default:
 			return nil, fmt.Errorf("invalid filter '%s'", k)
 		}
@@ -236,6 +236,9 @@ func parseFilters(fs []string) ([]psFilter, error) {
 			default:
 				return nil, fmt.Errorf("invalid filter 'status=%s'", v)
 			}
+		}
+		if err := healthFilter(k, v); err != nil {
+			return nil, err
 		}
 		out = append(out, psFilter{k, v})
 	}
@@ -262,6 +265,8 @@ func match(in *engine.Info, fs []psFilter) bool {
 				ok = st == v
 			case "exited":
 				ok = in.State.Status == "exited" && strconv.Itoa(in.State.ExitCode) == v
+			case "health":
+				ok = healthOf(in.State.Health) == v
 			case "label":
 				k, val, hasVal := strings.Cut(v, "=")
 				got, has := in.Config.Labels[k]
@@ -315,7 +320,7 @@ func (c *CLI) psCmd() *cobra.Command {
 			}
 			var rows []*engine.Info
 			for _, in := range list {
-				if !all && last <= 0 && !in.State.Running && !hasStatusFilter(fs) {
+				if !all && last <= 0 && !in.State.Running && !in.State.Restarting && !hasStatusFilter(fs) {
 					continue
 				}
 				if match(in, fs) {
@@ -336,7 +341,7 @@ func (c *CLI) psCmd() *cobra.Command {
 	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container (includes all states)")
 	f.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
 	f.BoolVarP(&size, "size", "s", false, "display total file sizes")
-	f.StringArrayVarP(&filters, "filter", "f", nil, "filter output based on conditions provided (name=, status=, label=, ancestor=, id=, exited=)")
+	f.StringArrayVarP(&filters, "filter", "f", nil, "filter output based on conditions provided (name=, status=, label=, ancestor=, id=, exited=, health=)")
 	f.StringVar(&format, "format", "", "format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template")
 	return cmd
 }

@@ -46,13 +46,21 @@ type NewEngine func(Globals) (*engine.Engine, error)
 type CLI struct {
 	Root    *cobra.Command
 	Globals Globals
-	wire    NewEngine
-	eng     *engine.Engine
+	// Adjust, when set, changes the request this tree's create and run
+	// make from their flags, before the container is created: lesson 07's
+	// compose sets there what no flag can say (an entrypoint of several
+	// words).
+	Adjust func(req *engine.CreateRequest) error
+
+	name, short string
+	wire        NewEngine
+	eng         *engine.Engine
+	more        func(c *CLI) []*cobra.Command
 }
 
 // New makes the root command with the global flags and lesson 04's commands.
 func New(name, short string, wire NewEngine) *CLI {
-	c := &CLI{wire: wire}
+	c := &CLI{wire: wire, name: name, short: short}
 	c.Root = &cobra.Command{
 		Use:   name,
 		Short: short,
@@ -82,6 +90,39 @@ func envOr(key, def string) string {
 
 // Add registers commands (a later lesson's too).
 func (c *CLI) Add(cmds ...*cobra.Command) { c.Root.AddCommand(cmds...) }
+
+// AddLessons registers the commands more makes for this CLI (the later
+// lessons'), and keeps more so that Fresh can make them again.
+func (c *CLI) AddLessons(more func(c *CLI) []*cobra.Command) {
+	c.more = more
+	c.Add(more(c)...)
+}
+
+// Fresh is a new command tree like this one (the same globals, engine and
+// later lessons' commands). A cobra command keeps its flags' values after
+// it ran, so a program that runs its own commands more than once (compose
+// runs `create` for each container) needs a fresh tree for each.
+func (c *CLI) Fresh() *CLI {
+	f := New(c.name, c.short, c.wire)
+	f.Globals = c.Globals
+	f.eng = c.eng
+	if c.more != nil {
+		f.AddLessons(c.more)
+	}
+	return f
+}
+
+// Run runs one command line (without the program's name) on a fresh tree
+// and returns its exit status; adjust, if not nil, is the tree's Adjust.
+func (c *CLI) Run(args []string, stdout, stderr io.Writer, adjust func(*engine.CreateRequest) error) int {
+	if _, err := c.Engine(); err != nil { // one engine for every tree
+		fmt.Fprintf(stderr, "minibox: %v\n", err)
+		return 125
+	}
+	f := c.Fresh()
+	f.Adjust = adjust
+	return f.Execute(args, stdout, stderr)
+}
 
 // Engine builds the engine once, after the flags are parsed.
 func (c *CLI) Engine() (*engine.Engine, error) {

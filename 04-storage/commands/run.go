@@ -42,6 +42,8 @@ type createFlags struct {
 	volsFrom   []string // --volumes-from
 	sec        runflags.Flags
 	limits     cgroups.Flags
+	health     healthFlags // lesson 07's --health-* (health.go)
+	restart    string      // --restart (restart.go)
 	cmd        *cobra.Command
 	ext        CreateExtension // a later lesson's flags (05: -p, --dns, ...)
 }
@@ -89,6 +91,8 @@ func (f *createFlags) add(cmd *cobra.Command) {
 	// Lesson 03's -v knew bind mounts only; from lesson 04 on it takes volumes.
 	fs.Lookup("volume").Usage = "bind mount a volume: NAME:/dir or /host/dir:/dir, with :ro or :rw; /dir alone makes an anonymous volume (repeatable)"
 	f.limits.AddFlags(fs)
+	f.health.add(fs)
+	addRestartFlag(fs, &f.restart)
 	// -h is --hostname in docker run; help keeps only its long form.
 	cmd.Flags().BoolP("help", "", false, "help for "+cmd.Name())
 }
@@ -140,6 +144,9 @@ func (f *createFlags) request(args []string, autoRemove bool) (engine.CreateRequ
 		AttachStdout: !f.detached(), AttachStderr: !f.detached(), Hostname: f.hostname, User: f.sec.User,
 		WorkingDir: f.sec.Workdir,
 	}
+	if req.Config.Healthcheck, err = f.health.config(); err != nil {
+		return req, err
+	}
 	if f.cmd.Flags().Changed("entrypoint") {
 		req.Config.Entrypoint = []string{f.entrypoint}
 		if f.entrypoint == "" {
@@ -178,6 +185,9 @@ func (f *createFlags) request(args []string, autoRemove bool) (engine.CreateRequ
 	if res.Pids != nil {
 		n := res.Pids.Limit
 		h.PidsLimit = n
+	}
+	if h.RestartPolicy, err = restartPolicy(f.restart, autoRemove); err != nil {
+		return req, err
 	}
 	req.HostConfig = h
 	if f.ext != nil {
@@ -292,7 +302,9 @@ func (f *createFlags) spec(c *engine.Container, img *engine.Image, root string, 
 	c.Config.Hostname = hostname
 	c.Config.WorkingDir = spec.Process.Cwd
 	c.Config.User = sec.User
-	c.Config.StopSignal = ic.StopSignal
+	if c.Config.StopSignal == "" { // the request's (compose's stop_signal) over the image's
+		c.Config.StopSignal = ic.StopSignal
+	}
 	if len(ic.Volumes) > 0 {
 		c.Config.Volumes = ic.Volumes
 	}
@@ -339,6 +351,11 @@ func (c *CLI) create(cmd *cobra.Command, f *createFlags, args []string, rm bool)
 	req, err := f.request(args, rm)
 	if err != nil {
 		return nil, nil, cli.Fail(err)
+	}
+	if c.Adjust != nil {
+		if err := c.Adjust(&req); err != nil {
+			return nil, nil, cli.Fail(err)
+		}
 	}
 	e, err := c.Engine()
 	if err != nil {

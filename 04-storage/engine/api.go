@@ -112,6 +112,9 @@ type Container struct {
 	GraphDriver     GraphDriver
 	NetworkSettings NetworkSettings
 	RestartCount    int
+	// HasBeenManuallyStopped is set by stop and kill and cleared by start
+	// (Docker's field of the same name): unless-stopped's "stopped" (restart.go).
+	HasBeenManuallyStopped bool
 }
 
 // Config is Docker's container config: what the image and the flags say
@@ -245,11 +248,12 @@ type RestartPolicy struct {
 
 // HealthConfig is a healthcheck (the image's HEALTHCHECK or --health-*).
 type HealthConfig struct {
-	Test        []string
-	Interval    time.Duration `json:",omitempty"`
-	Timeout     time.Duration `json:",omitempty"`
-	StartPeriod time.Duration `json:",omitempty"`
-	Retries     int           `json:",omitempty"`
+	Test          []string      `json:",omitempty"`
+	Interval      time.Duration `json:",omitempty"`
+	Timeout       time.Duration `json:",omitempty"`
+	StartPeriod   time.Duration `json:",omitempty"`
+	StartInterval time.Duration `json:",omitempty"`
+	Retries       int           `json:",omitempty"`
 }
 
 // State is a container's state, as Docker's inspect prints it, plus what

@@ -48,6 +48,9 @@ func (e *Engine) Create(req CreateRequest) (_ *Container, err error) {
 	if req.Name != "" && !validName.MatchString(req.Name) {
 		return nil, fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", req.Name)
 	}
+	if err := validateHostRestart(req.HostConfig); err != nil {
+		return nil, err
+	}
 	img, err := e.opts.Images.Resolve(req.Config.Image)
 	if err != nil {
 		return nil, err
@@ -62,6 +65,9 @@ func (e *Engine) Create(req CreateRequest) (_ *Container, err error) {
 		Config: req.Config, HostConfig: req.HostConfig,
 	}
 	c.HostConfig.Runtime = rt.Name
+	if err := e.healthcheckFor(c, img); err != nil {
+		return nil, err
+	}
 	// The image's EXPOSE'd ports are the container's, as in Docker (-P
 	// publishes them).
 	for p := range img.Config.Config.ExposedPorts {
@@ -186,7 +192,9 @@ func (e *Engine) info(id string) (*Info, error) {
 		}
 		seen = observe(st)
 	}
-	return &Info{Container: c, State: e.observeStarting(id, seen)}, nil
+	seen = e.observeStarting(id, seen)
+	e.addHealth(id, &seen)
+	return &Info{Container: c, State: seen}, nil
 }
 
 // observe corrects a recorded state by what the kernel says. A running
@@ -194,6 +202,11 @@ func (e *Engine) info(id string) (*Info, error) {
 // (the monitor is about to record the exit); with both gone the exit code
 // is lost, and Docker reports 255 for that.
 func observe(st State) State {
+	if st.Restarting && !alive(st.MonitorPid, st.MonitorStart) {
+		// Its monitor died during the restart's delay: nobody restarts it.
+		st.Status, st.Restarting = "exited", false
+		return st
+	}
 	if !st.Running {
 		return st
 	}
@@ -251,11 +264,16 @@ func (e *Engine) List() ([]*Info, error) {
 	return out, nil
 }
 
-// RunningError is Docker's refusal to remove a running container.
-type RunningError struct{ Name string }
+// RunningError is Docker's refusal to remove a running (or restarting)
+// container.
+type RunningError struct{ Name, State string }
 
 func (r *RunningError) Error() string {
-	return fmt.Sprintf("cannot remove container \"/%s\": container is running: stop the container before attempting removal or force remove", r.Name)
+	state := r.State
+	if state == "" {
+		state = "running"
+	}
+	return fmt.Sprintf("cannot remove container \"/%s\": container is %s: stop the container before attempting removal or force remove", r.Name, state)
 }
 
 // Remove deletes a container: with force a running one is killed first;
@@ -281,7 +299,21 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 		}
 		if in.State.Running && !force {
 			l.unlock()
-			return &RunningError{in.Name}
+			return &RunningError{Name: in.Name}
+		}
+		if in.State.Restarting {
+			if !force {
+				l.unlock()
+				return &RunningError{Name: in.Name, State: "restarting"}
+			}
+			// No restart after the delay: the monitor ends itself.
+			l.unlock()
+			if err := e.stopRestarting(in, false); err != nil {
+				return err
+			}
+			if l, err = e.lock(id); err != nil {
+				return err
+			}
 		}
 		if !in.State.Running && !alive(in.State.MonitorPid, in.State.MonitorStart) {
 			defer l.unlock()
@@ -294,6 +326,9 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 		}
 		// The monitor needs the lock to record the exit: let it have it.
 		l.unlock()
+		if err := e.cancelRestart(id); err != nil {
+			return err
+		}
 		e.killAndWait(in)
 		if l, err = e.lock(id); err != nil {
 			if errors.Is(err, ErrNotFound) {

@@ -34,8 +34,16 @@ func (e *Engine) Kill(ref, sig string) error {
 	if err != nil {
 		return err
 	}
+	if in.State.Restarting {
+		// Nothing runs to be signalled: the restart is canceled (restart.go).
+		return e.stopRestarting(in, false)
+	}
 	if !in.State.Running || !alive(in.State.Pid, in.State.PidStart) {
 		return &NotRunningError{ref, in.ID}
+	}
+	// A kill is no crash: the monitor must know before the exit.
+	if err := e.noteStopped(in.ID, cancelsRestart(in.Container, s)); err != nil {
+		return err
 	}
 	rt, err := e.loadRuntime(in.ID)
 	if err != nil {
@@ -57,6 +65,9 @@ func (e *Engine) Stop(ref string, timeout *int) error {
 	in, err := e.Inspect(ref)
 	if err != nil {
 		return err
+	}
+	if in.State.Restarting {
+		return e.stopRestarting(in, true)
 	}
 	if !in.State.Running {
 		return nil

@@ -83,6 +83,7 @@ type monitor struct {
 	rt    *ociRuntime
 	hub   *hub
 	out   sync.WaitGroup // the output copiers of the current run
+	delay time.Duration  // the last restart's delay (restart.go)
 }
 
 // Decision is what the monitor does after the container exited.
@@ -91,11 +92,11 @@ type Decision struct {
 	Delay   time.Duration
 }
 
-// decide is where lesson 07 puts restart policies (no, on-failure[:N],
-// always, unless-stopped, with Docker's growing delay): it sees the
-// container's config and how it ended. Lesson 04 never restarts.
+// decide applies the container's restart policy (no, on-failure[:N],
+// always, unless-stopped, with Docker's growing delay: restart.go) to how
+// it ended.
 func (m *monitor) decide(st State) Decision {
-	return Decision{}
+	return m.restartDecision(st)
 }
 
 func (m *monitor) fail(err error) int {
@@ -200,6 +201,7 @@ func (m *monitor) run(attach *os.File) int {
 			}
 			return m.restartFailed(logw, err)
 		}
+		stopHealth := m.startHealth(st) // health.go
 		if first {
 			sendReply(m.reply, monitorReply{Pid: pid})
 			m.reply = nil
@@ -208,6 +210,7 @@ func (m *monitor) run(attach *os.File) int {
 		m.lock.unlock()
 
 		code := m.wait(pid, start)
+		stopHealth()
 		m.waitOutput()
 		logw.flush()
 		st.ExitCode = code
@@ -254,31 +257,17 @@ func (m *monitor) run(attach *os.File) int {
 		// The lock is free while we wait, for the commands that change
 		// a stopped container (rename, network connect, ...); we take it
 		// again to restart, with the config as it is then.
-		m.lock.unlock()
-		time.Sleep(d.Delay)
-		if m.lock, err = m.e.lock(m.id); err != nil {
-			if !errors.Is(err, ErrNotFound) {
-				logw.write("stderr", []byte("minibox: restart failed: "+err.Error()+"\n"))
-			}
-			m.hub.exit(code)
-			return 1
+		if done, code := m.backoff(logw, st, d.Delay); done {
+			return code
 		}
-		c, err := m.e.load(m.id)
-		if err == nil {
-			m.c = c
-			m.c.RestartCount++
-			if err = m.e.saveConfig(m.c); err == nil {
-				err = m.e.writeBundle(m.c)
-			}
-		}
-		if err != nil {
+		if err := m.e.writeBundle(m.c); err != nil {
 			return m.restartFailed(logw, err)
 		}
 	}
 }
 
 // TestDecide, when set, is asked after decide: the program's tests restart
-// a container through it (lesson 04 never restarts by itself). The test
+// a container through it without a restart policy. The test
 // binary, which is also the program and so the monitor, sets it before its
 // main runs; the program leaves it nil.
 var TestDecide func(c *Container, st State) Decision
@@ -535,7 +524,11 @@ func (m *monitor) wait(pid int, start uint64) int {
 		// Any child: processes of `exec -d` are orphaned to us too (we are
 		// the subreaper) and must be reaped, or they stay zombies.
 		got, err := unix.Wait4(-1, &ws, 0, nil)
-		if err == unix.EINTR || err == nil && got != pid {
+		if err == nil && got != pid {
+			reaped(got, ws) // a healthcheck's (health.go), or an orphan
+			continue
+		}
+		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {

@@ -57,8 +57,8 @@ type monitorReply struct {
 // container does nothing.
 func (e *Engine) Start(ref string, attach *os.File) error {
 	return e.withContainer(ref, func(in *Info, l *lock) error {
-		if in.State.Running {
-			return nil
+		if in.State.Running || in.State.Restarting {
+			return nil // as Docker's: a restarting container counts as started
 		}
 		if in.State.Dead {
 			return fmt.Errorf("container %s is marked for removal and cannot be started", in.Name)
@@ -70,6 +70,9 @@ func (e *Engine) Start(ref string, attach *os.File) error {
 		// the cgroup and the mount: clean them first.
 		e.waitInitGone(in.ID)
 		if err := e.teardown(in.Container); err != nil {
+			return err
+		}
+		if err := e.resetRestart(in.Container); err != nil {
 			return err
 		}
 		if err := e.writeBundle(in.Container); err != nil {

@@ -114,14 +114,16 @@ type Mount struct {
 	// CreateHostPath is a bind's create_host_path (true in the short form):
 	// a missing source directory is made, as -v does.
 	CreateHostPath bool
-	NoCopy         bool  // volume.nocopy
-	TmpfsSize      int64 // bytes, 0 = the default
+	NoCopy         bool   // volume.nocopy
+	TmpfsSize      int64  // bytes, 0 = the default
+	TmpfsMode      uint32 // tmpfs mode bits (tmpfs.mode, or mode= in `tmpfs:`), 0 = the default
 }
 
 // ServiceNetwork is a service's place on one network.
 type ServiceNetwork struct {
 	Aliases     []string
 	IPv4Address string
+	Priority    int // priority: the network with the highest is the first (see NetworkNames)
 }
 
 // Healthcheck is `healthcheck:` (nil: the image's HEALTHCHECK, if any).
