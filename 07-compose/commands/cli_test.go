@@ -18,8 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"minibox/04-storage/containerfs"
 	lesson04 "minibox/04-storage/commands"
+	"minibox/04-storage/containerfs"
 	"minibox/04-storage/storage"
 	lesson05 "minibox/05-network/commands"
 	"minibox/05-network/network"
