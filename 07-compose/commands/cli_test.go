@@ -246,6 +246,15 @@ func TestComposeListsAndRelays(t *testing.T) {
 		assert.Len(t, strings.Fields(b.ok("images", "-q")), 1, "one image, once")
 	})
 
+	t.Run("run", func(t *testing.T) {
+		r := b.compose("run", "--rm", "-T", "-e", "Y=7", "worker", "sh", "-c", "echo run $Y; exit 5")
+		assert.Equal(t, 5, r.Code, r.Stderr)
+		assert.Contains(t, r.Stdout, "run 7\n")
+		assert.NotContains(t, b.ok("ps", "-a", "--format", "{{.Name}}"), "-run-", "--rm removed it")
+		r = b.compose("run", "-T", "nosuch")
+		assert.Equal(t, "no such service: nosuch\n", r.Stderr)
+	})
+
 	// A stopped service: ps hides it without -a, exec and port say so.
 	b.ok("stop", "worker")
 	assert.NotContains(t, b.ok("ps"), worker)
