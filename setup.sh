@@ -35,6 +35,7 @@ APT_PACKAGES=(
 TEST_PACKAGES=(
   docker.io                            # dockerd and client 20.10: `save` loaded into Docker, `docker save` loaded here (a dockerd of the tests' own)
   skopeo                               # what minibox pushes, skopeo reads; what skopeo pushes, minibox pulls
+  docker-compose                       # 1.29: bench/07-compose.sh's reference for `compose up -d` and `down` (on the tests' own dockerd)
 )
 
 cd "$(dirname "$0")"

@@ -1,4 +1,4 @@
-// Command minibox is the complete tool: every lesson wired (so far 01-06).
+// Command minibox is the complete tool: every lesson wired (01-07).
 // Each later lesson wires its implementations (commands.Lesson06 is lesson
 // 06's) and adds its commands.
 //
@@ -7,6 +7,7 @@
 //	sudo go run ./cmd/minibox pull 127.0.0.1:5000/hello
 //	sudo go run ./cmd/minibox network ls
 //	sudo go run ./cmd/minibox rm -f web
+//	sudo go run ./cmd/minibox compose -f 07-compose/examples/finale/compose.yaml up -d --build
 package main
 
 import (
@@ -15,7 +16,8 @@ import (
 	lesson04 "minibox/04-storage/commands"
 	lesson05 "minibox/05-network/commands"
 	"minibox/05-network/network"
-	"minibox/06-image/commands"
+	lesson06 "minibox/06-image/commands"
+	"minibox/07-compose/commands"
 )
 
 func main() {
@@ -23,7 +25,10 @@ func main() {
 		network.RunResolver()
 	}
 	n := lesson05.Install()
-	i := commands.Install()
-	lesson04.MainCLI("minibox", "minibox: a small Docker without a daemon (lessons 01-06)", commands.Lesson06,
-		func(c *lesson04.CLI) []*cobra.Command { return append(n.Commands(c), i.Commands(c)...) })
+	i := lesson06.Install()
+	x := commands.Install()
+	lesson04.MainCLI("minibox", "minibox: a small Docker without a daemon (lessons 01-07)", commands.Lesson07,
+		func(c *lesson04.CLI) []*cobra.Command {
+			return append(append(n.Commands(c), i.Commands(c)...), x.Commands(c)...)
+		})
 }
