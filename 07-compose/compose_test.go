@@ -164,6 +164,14 @@ func (b *cbox) composeOK(args ...string) string {
 	return r.Stdout + r.Stderr
 }
 
+// composeOut is composeOK's stdout alone, trimmed (what exec or ps -q print).
+func (b *cbox) composeOut(args ...string) string {
+	b.t.Helper()
+	r := b.compose(args...)
+	require.Equal(b.t, 0, r.Code, "minibox compose -p %s %s:\nstdout: %s\nstderr: %s", b.project, strings.Join(args, " "), r.Stdout, r.Stderr)
+	return strings.TrimSpace(r.Stdout)
+}
+
 // name is the container name compose gives a service's first container.
 func (b *cbox) name(service string) string { return b.project + "-" + service + "-1" }
 
@@ -183,7 +191,7 @@ func (b *cbox) health(ctr string) string {
 // as compose prints them.
 func (b *cbox) ids() []string {
 	b.t.Helper()
-	return strings.Fields(b.composeOK("ps", "-aq"))
+	return strings.Fields(b.composeOut("ps", "-aq"))
 }
 
 // idOf is the full ID of a container.
@@ -192,11 +200,18 @@ func (b *cbox) idOf(ctr string) string {
 	return b.inspect("{{.Id}}", ctr)
 }
 
-// names lists `minibox ARGS -q`'s output as a set of names.
-func (b *cbox) list(args ...string) map[string]bool {
+// list is the set of names `minibox KIND ls ARGS` prints (networks,
+// volumes).
+func (b *cbox) list(kind string, args ...string) map[string]bool {
 	b.t.Helper()
 	set := map[string]bool{}
-	for _, n := range strings.Fields(b.ok(append(args, "-q")...)) {
+	// `network ls -q` prints IDs, `volume ls -q` names (as Docker's do;
+	// minibox's volume ls has no --format).
+	format := []string{"--format", "{{.Name}}"}
+	if kind == "volume" {
+		format = []string{"-q"}
+	}
+	for _, n := range strings.Fields(b.ok(append(append([]string{kind, "ls"}, format...), args...)...)) {
 		set[n] = true
 	}
 	return set

@@ -15,11 +15,12 @@
 # Before timing, each side's project is brought up once and its page
 # fetched from the host (ui → post → post_db): both sides run the same app.
 #
-# As bench/05-network.sh does, everything runs inside a scratch network
-# namespace held by a `sleep` started here: minibox (its engine, monitors
-# and resolvers) and dockerd (with Docker's defaults: bridges, iptables,
-# ip_forward) under `nsenter --net=`, so the compose networks' bridges,
-# veths and firewall rules are made in that namespace and go with it. The
+# As bench/05-network.sh does, everything runs inside scratch network
+# namespaces held by `sleep`s started here, one for each tool (so that both
+# projects can be up at once, with the same published port): minibox (its
+# engine, monitors and resolvers) and dockerd (with Docker's defaults:
+# bridges, iptables, ip_forward) under `nsenter --net=`, so the compose networks' bridges,
+# veths and firewall rules are made in those namespaces and go with them. The
 # host's ruleset, links, addresses, routes and ip_forward are taken before
 # and compared at the end: the script fails if any changed. dockerd's data,
 # exec root and socket are in a temporary directory, its containers'
@@ -41,7 +42,7 @@ runs=${RUNS:-10}
 
 tmp=$(mktemp -d /tmp/mbc.XXXXXX)
 bench_before
-sb_pid=
+sb_pid= sb2_pid=
 
 # host: what this script must leave as it found it, in the host's netns.
 host() {
@@ -56,6 +57,11 @@ host_before=$(host 2>&1)
 cleanup() {
   local rc=$? id
   set +e
+  if [ "$rc" != 0 ] && [ "$rc" != 130 ]; then
+    for id in "$tmp"/mb-compose.log "$tmp"/dc-compose.log; do
+      [ -s "$id" ] && { echo "$me: the end of $(basename "$id"):" >&2; tail -5 "$id" >&2; }
+    done
+  fi
   if [ -x "$tmp/minibox" ] && [ -n "$sb_pid" ] && [ -d "$tmp/mb" ]; then
     "$tmp/bin/mb-compose" down -v --remove-orphans >/dev/null 2>&1
     for id in $($mb ps -aq --no-trunc 2>/dev/null); do $mb rm -f "$id" >/dev/null 2>&1; done
@@ -67,6 +73,7 @@ cleanup() {
   fi
   bench_cleanup_tools
   [ -n "$sb_pid" ] && kill "$sb_pid" 2>/dev/null
+  [ -n "$sb2_pid" ] && kill "$sb2_pid" 2>/dev/null
   bench_release
   rm -rf --one-file-system "$tmp"
   if [ "$rc" = 0 ] && [ "$(host 2>&1)" != "$host_before" ]; then
@@ -89,6 +96,13 @@ sb_pid=$!
 sb=/proc/$sb_pid/ns/net
 for i in $(seq 50); do [ "$(readlink "$sb")" != "$(readlink /proc/self/ns/net)" ] && break; sleep 0.02; done
 nsenter --net="$sb" -- ip link set lo up
+# dockerd's: a second one, so that both projects can be up at once (part
+# 3) with the same published port.
+unshare --net sleep 1000000 &
+sb2_pid=$!
+sb2=/proc/$sb2_pid/ns/net
+for i in $(seq 50); do [ "$(readlink "$sb2")" != "$(readlink /proc/self/ns/net)" ] && break; sleep 0.02; done
+nsenter --net="$sb2" -- ip link set lo up
 mb="nsenter --net=$sb -- $tmp/minibox --data-root $tmp/mb --exec-root $tmp/mx"
 
 "$tmp/03-rootfs" mkrootfs "$tmp/rootfs" >/dev/null
@@ -113,17 +127,17 @@ USERNAME=bench DOCKER_HOST=unix://$tmp/d/sock exec docker-compose -p dcbench -f 
 EOF
 chmod +x "$tmp/bin/mb-compose" "$tmp/bin/dc-compose"
 
-# page TOOL: brings the project up with TOOL, fetches ui's page from the
-# "host" (the scratch namespace) until it shows post_db's post (10 s),
+# page TOOL NETNS: brings the project up with TOOL, fetches ui's page from the
+# "host" (the tool's scratch namespace) until it shows post_db's post (10 s),
 # brings it down again.
 page() {
   local i
   "$tmp/bin/$1" up -d >/dev/null || { echo "$me: $1 up -d failed:" >&2; tail -20 "$tmp/$1.log" >&2; exit 1; }
   for i in $(seq 100); do
-    nsenter --net="$sb" -- curl -fsS --max-time 2 http://127.0.0.1:9292/ 2>/dev/null | grep -q 'first post' && break
+    nsenter --net="$2" -- curl -fsS --max-time 2 http://127.0.0.1:9292/ 2>/dev/null | grep -q 'first post' && break
     sleep 0.1
   done
-  nsenter --net="$sb" -- curl -fsS --max-time 2 http://127.0.0.1:9292/ | grep -q 'first post' ||
+  nsenter --net="$2" -- curl -fsS --max-time 2 http://127.0.0.1:9292/ | grep -q 'first post' ||
     { echo "$me: $1: the app's page (ui → post → post_db) did not answer in 10 s" >&2; exit 1; }
   "$tmp/bin/$1" down >/dev/null || { echo "$me: $1 down failed:" >&2; tail -20 "$tmp/$1.log" >&2; exit 1; }
   echo "$1: the page from ui → post → post_db answered on 127.0.0.1:9292"
@@ -131,16 +145,16 @@ page() {
 
 # The images, built once (untimed) on each side.
 "$tmp/bin/mb-compose" build >/dev/null || { echo "$me: minibox compose build failed:" >&2; tail -20 "$tmp/mb-compose.log" >&2; exit 1; }
-page mb-compose
+page mb-compose "$sb"
 
 dc= # set when docker-compose is compared
 if have dockerd && have docker-compose; then
   # Docker's defaults for networking, inside the scratch namespace.
-  bench_start_dockerd nsenter --net="$sb" --
+  bench_start_dockerd nsenter --net="$sb2" --
   $docker import "${busybox_changes[@]}" "$tmp/busybox.tar" busybox >/dev/null
-  echo "docker-compose $(docker-compose version --short), dockerd $($docker version -f '{{.Server.Version}}') (bridge, iptables, in the scratch namespace)"
+  echo "docker-compose $(docker-compose version --short), dockerd $($docker version -f '{{.Server.Version}}') (bridge, iptables, in a scratch namespace of its own)"
   "$tmp/bin/dc-compose" build >/dev/null || { echo "$me: docker-compose build failed:" >&2; tail -20 "$tmp/dc-compose.log" >&2; exit 1; }
-  page dc-compose
+  page dc-compose "$sb2"
   dc=yes
 else
   echo "$me: dockerd or docker-compose is missing (apt-get install docker.io docker-compose): minibox is timed alone" >&2
