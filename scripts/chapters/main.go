@@ -69,6 +69,7 @@ var defaultChapters = []string{
 	"04-storage/README.md",
 	"05-network/README.md",
 	"06-image/README.md",
+	"07-compose/README.md",
 }
 
 // Command is one `$` line of a block, with what is typed into it and what
