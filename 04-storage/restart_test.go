@@ -88,9 +88,10 @@ func TestRestartAlwaysAndStop(t *testing.T) {
 func TestRestartingContainer(t *testing.T) {
 	b := newBox(t)
 	id := b.ok("run", "-d", "--restart", "always", "busybox", "sh", "-c", "echo run; exit 1")
-	// From the fifth restart on the delay is 1.6 s or more.
+	// From the sixth restart on the delay is 3.2 s or more: time enough
+	// for the checks below while it lasts.
 	waitFor(t, "a long delay", func() bool {
-		return b.restartCount(id) >= 5 && b.inspectf(id, "{{.State.Status}}") == "restarting"
+		return b.restartCount(id) >= 6 && b.inspectf(id, "{{.State.Status}}") == "restarting"
 	})
 	assert.Regexp(t, `^Restarting \(1\) (Less than a second|\d+ seconds?) ago$`, b.ok("ps", "--format", "{{.Status}}"))
 	assert.Equal(t, "true false 0 1", b.inspectf(id, "{{.State.Restarting}} {{.State.Running}} {{.State.Pid}} {{.State.ExitCode}}"))

@@ -38,12 +38,20 @@ func (e *Engine) Kill(ref, sig string) error {
 		// Nothing runs to be signalled: the restart is canceled (restart.go).
 		return e.stopRestarting(in, false)
 	}
-	if !in.State.Running || !alive(in.State.Pid, in.State.PidStart) {
+	if !in.State.Running {
 		return &NotRunningError{ref, in.ID}
 	}
-	// A kill is no crash: the monitor must know before the exit.
+	// A kill is no crash: the monitor must know before the exit. Noted
+	// before the init is checked: one that just exited by itself is being
+	// torn down by its monitor, which has yet to decide on a restart.
 	if err := e.noteStopped(in.ID, cancelsRestart(in.Container, s)); err != nil {
+		if errors.Is(err, ErrNotFound) { // exited and removed (--rm) meanwhile
+			return &NotRunningError{ref, in.ID}
+		}
 		return err
+	}
+	if !alive(in.State.Pid, in.State.PidStart) {
+		return &NotRunningError{ref, in.ID}
 	}
 	rt, err := e.loadRuntime(in.ID)
 	if err != nil {
@@ -82,6 +90,15 @@ func (e *Engine) Stop(ref string, timeout *int) error {
 	sig := in.Config.StopSignal
 	if sig == "" {
 		sig = "TERM"
+	}
+	// A stop is never a crash, whatever the signal and even if the
+	// container exits by itself meanwhile: no restart after it (Docker
+	// cancels the restart before it signals).
+	if err := e.noteStopped(in.ID, true); err != nil {
+		if errors.Is(err, ErrNotFound) { // exited and removed (--rm) meanwhile
+			return nil
+		}
+		return err
 	}
 	if t != 0 {
 		if err := e.Kill(in.ID, sig); err != nil {
