@@ -27,7 +27,7 @@ func (c *CLI) execCmd() *cobra.Command {
 				return cli.Fail(errors.New("the input device is not a TTY"))
 			}
 			if o.Tty {
-				o.Console = func(master *os.File) { relayConsole(master, o.Interactive) }
+				o.Console = func(master *os.File) { RelayConsole(master, o.Interactive) }
 			}
 			code, err := e.Exec(args[0], o)
 			if err != nil {
@@ -54,9 +54,9 @@ func (c *CLI) execCmd() *cobra.Command {
 	return cmd
 }
 
-// relayConsole copies between our terminal (raw while it runs) and a pty
+// RelayConsole copies between our terminal (raw while it runs) and a pty
 // master until the process closes its side.
-func relayConsole(master *os.File, interactive bool) {
+func RelayConsole(master *os.File, interactive bool) {
 	fd := int(os.Stdin.Fd())
 	if term.IsTerminal(fd) {
 		if old, err := term.MakeRaw(fd); err == nil {

@@ -188,7 +188,7 @@ func (c *CLI) topCmd() *cobra.Command {
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "%-8s %-8s %-8s %s\n", "UID", "PID", "PPID", "CMD")
 			for _, pid := range pids {
-				uid, ppid, argv := procInfo(pid)
+				uid, ppid, argv := ProcInfo(pid)
 				fmt.Fprintf(w, "%-8s %-8d %-8d %s\n", uid, pid, ppid, argv)
 			}
 			return nil
@@ -196,8 +196,8 @@ func (c *CLI) topCmd() *cobra.Command {
 	}
 }
 
-// procInfo reads a process's owner, parent and command line from /proc.
-func procInfo(pid int) (uid string, ppid int, argv string) {
+// ProcInfo reads a process's owner, parent and command line from /proc.
+func ProcInfo(pid int) (uid string, ppid int, argv string) {
 	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	for _, line := range strings.Split(string(status), "\n") {
 		if f := strings.Fields(line); len(f) > 1 {

@@ -5,17 +5,16 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"minibox/01-namespaces/cli"
+	lesson04 "minibox/04-storage/commands"
 	"minibox/04-storage/engine"
 	"minibox/04-storage/images"
 	"minibox/07-compose/model"
@@ -55,7 +54,7 @@ func (s *session) execCmd() *cobra.Command {
 				Tty: tty, Interactive: o.interactive && !o.detach, Detach: o.detach,
 				Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 			if tty {
-				eo.Console = func(master *os.File) { relayConsole(master, eo.Interactive) }
+				eo.Console = func(master *os.File) { lesson04.RelayConsole(master, eo.Interactive) }
 			}
 			code, err := e.Exec(in.ID, eo)
 			if err != nil {
@@ -87,36 +86,6 @@ func (s *session) execCmd() *cobra.Command {
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
-// relayConsole copies between our terminal (raw while it runs) and a pty
-// master until the process closes its side (lesson 04's exec does the
-// same), passing on window size changes (SIGWINCH).
-func relayConsole(master *os.File, interactive bool) {
-	fd := int(os.Stdin.Fd())
-	if term.IsTerminal(fd) {
-		if old, err := term.MakeRaw(fd); err == nil {
-			defer term.Restore(fd, old)
-		}
-		resize := func() {
-			if w, h, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
-				unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: uint16(w), Row: uint16(h)})
-			}
-		}
-		resize()
-		winch := make(chan os.Signal, 1)
-		signal.Notify(winch, unix.SIGWINCH)
-		defer signal.Stop(winch)
-		go func() {
-			for range winch {
-				resize()
-			}
-		}()
-	}
-	if interactive {
-		go io.Copy(master, os.Stdin)
-	}
-	io.Copy(os.Stdout, master) // ends with EIO when the process is gone
-}
-
 func (s *session) topCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "top [SERVICES...]",
@@ -144,7 +113,7 @@ func (s *session) topCmd() *cobra.Command {
 					continue // stopped meanwhile
 				}
 				for _, pid := range pids {
-					uid, ppid, argv := procInfo(pid)
+					uid, ppid, argv := lesson04.ProcInfo(pid)
 					rows = append(rows, topRow{Service: in.Config.Labels[model.LabelService],
 						Number: in.Config.Labels[model.LabelNumber], UID: uid, PID: pid, PPID: ppid, CMD: argv})
 				}
@@ -174,24 +143,6 @@ func printTop(w io.Writer, rows []topRow) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", r.Service, r.Number, r.UID, r.PID, r.PPID, r.CMD)
 	}
 	return tw.Flush()
-}
-
-// procInfo reads a process's owner, parent and command line from /proc.
-func procInfo(pid int) (uid string, ppid int, argv string) {
-	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, line := range strings.Split(string(status), "\n") {
-		if f := strings.Fields(line); len(f) > 1 {
-			switch f[0] {
-			case "Uid:":
-				uid = f[1]
-			case "PPid:":
-				ppid, _ = strconv.Atoi(f[1])
-			}
-		}
-	}
-	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	argv = strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))
-	return
 }
 
 func (s *session) portCmd() *cobra.Command {
